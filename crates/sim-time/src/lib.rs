@@ -154,10 +154,22 @@ pub enum ParseDurationError {
 impl fmt::Display for ParseDurationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Empty => write!(f, "empty duration; expected a number and a unit: {DURATION_UNITS_HELP}"),
-            Self::MissingUnit(s) => write!(f, "duration {s:?} has no unit; allowed units: {DURATION_UNITS_HELP}"),
-            Self::UnknownUnit(s) => write!(f, "duration {s:?} has an unknown unit; allowed units: {DURATION_UNITS_HELP}"),
-            Self::BadNumber(s) => write!(f, "duration {s:?} does not start with a non-negative number; expected e.g. \"250ms\""),
+            Self::Empty => write!(
+                f,
+                "empty duration; expected a number and a unit: {DURATION_UNITS_HELP}"
+            ),
+            Self::MissingUnit(s) => write!(
+                f,
+                "duration {s:?} has no unit; allowed units: {DURATION_UNITS_HELP}"
+            ),
+            Self::UnknownUnit(s) => write!(
+                f,
+                "duration {s:?} has an unknown unit; allowed units: {DURATION_UNITS_HELP}"
+            ),
+            Self::BadNumber(s) => write!(
+                f,
+                "duration {s:?} does not start with a non-negative number; expected e.g. \"250ms\""
+            ),
             Self::Overflow(s) => write!(f, "duration {s:?} is too long (limit is about 584 years)"),
             Self::TooPrecise(s) => write!(f, "duration {s:?} is finer than one nanosecond"),
         }
@@ -213,7 +225,7 @@ impl FromStr for SimDuration {
                 }
             }
             let num = frac_ns * scale as u128;
-            if num % denom != 0 {
+            if !num.is_multiple_of(denom) {
                 return Err(ParseDurationError::TooPrecise(s.to_string()));
             }
             let add = u64::try_from(num / denom).map_err(|_| overflow())?;
@@ -234,7 +246,7 @@ impl fmt::Display for SimDuration {
             if unit == "µs" {
                 continue;
             }
-            if self.0 % ns == 0 {
+            if self.0.is_multiple_of(ns) {
                 return write!(f, "{}{}", self.0 / ns, unit);
             }
         }
@@ -249,7 +261,12 @@ impl fmt::Debug for SimDuration {
 /// Prints as seconds with nanosecond precision, e.g. `t=1.000250000s`.
 impl fmt::Display for SimTime {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:09}s", self.0 / 1_000_000_000, self.0 % 1_000_000_000)
+        write!(
+            f,
+            "{}.{:09}s",
+            self.0 / 1_000_000_000,
+            self.0 % 1_000_000_000
+        )
     }
 }
 impl fmt::Debug for SimTime {
@@ -277,7 +294,11 @@ mod serde_impl {
             impl Visitor<'_> for V {
                 type Value = SimDuration;
                 fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                    write!(f, "a duration string with a unit: {}", super::DURATION_UNITS_HELP)
+                    write!(
+                        f,
+                        "a duration string with a unit: {}",
+                        super::DURATION_UNITS_HELP
+                    )
                 }
                 fn visit_str<E: de::Error>(self, v: &str) -> Result<SimDuration, E> {
                     v.parse().map_err(E::custom)
@@ -328,12 +349,18 @@ mod tests {
     #[test]
     fn rejects_bad_durations_with_reasons() {
         assert!(matches!(p("30"), Err(ParseDurationError::MissingUnit(_))));
-        assert!(matches!(p("30 parsecs"), Err(ParseDurationError::UnknownUnit(_))));
+        assert!(matches!(
+            p("30 parsecs"),
+            Err(ParseDurationError::UnknownUnit(_))
+        ));
         assert!(matches!(p("-3s"), Err(ParseDurationError::BadNumber(_))));
         assert!(matches!(p("1.2.3s"), Err(ParseDurationError::BadNumber(_))));
         assert!(matches!(p(""), Err(ParseDurationError::Empty)));
         assert!(matches!(p("0.5ns"), Err(ParseDurationError::TooPrecise(_))));
-        assert!(matches!(p("99999999999h"), Err(ParseDurationError::Overflow(_))));
+        assert!(matches!(
+            p("99999999999h"),
+            Err(ParseDurationError::Overflow(_))
+        ));
         let msg = p("30").unwrap_err().to_string();
         assert!(msg.contains("ms") && msg.contains("min"), "{msg}");
     }
@@ -348,7 +375,10 @@ mod tests {
         let d: SimDuration = "60s".parse().unwrap();
         assert_eq!(d.to_string(), "1min");
         assert_eq!(d.to_string().parse::<SimDuration>().unwrap(), d);
-        assert_eq!(SimTime::from_nanos(1_000_250_000).to_string(), "1.000250000s");
+        assert_eq!(
+            SimTime::from_nanos(1_000_250_000).to_string(),
+            "1.000250000s"
+        );
     }
 
     #[test]
@@ -356,7 +386,13 @@ mod tests {
         assert_eq!(SimTime::MAX + SimDuration::from_secs(1), SimTime::MAX);
         assert_eq!(SimTime::ZERO - SimTime::from_nanos(5), SimDuration::ZERO);
         let rto = SimDuration::from_secs(1);
-        assert_eq!(rto.doubled_max(SimDuration::from_secs(120)), SimDuration::from_secs(2));
-        assert_eq!(SimDuration::from_secs(100).doubled_max(SimDuration::from_secs(120)), SimDuration::from_secs(120));
+        assert_eq!(
+            rto.doubled_max(SimDuration::from_secs(120)),
+            SimDuration::from_secs(2)
+        );
+        assert_eq!(
+            SimDuration::from_secs(100).doubled_max(SimDuration::from_secs(120)),
+            SimDuration::from_secs(120)
+        );
     }
 }
