@@ -119,7 +119,7 @@ impl FromStr for Bandwidth {
                 .map_err(|_| ParseBandwidthError::BadNumber(s.to_string()))?;
             let denom = 10u128.pow(frac_part.len() as u32);
             let scaled = digits * u128::from(scale);
-            if scaled % denom != 0 {
+            if !scaled.is_multiple_of(denom) {
                 return Err(ParseBandwidthError::TooPrecise(s.to_string()));
             }
             let add = u64::try_from(scaled / denom).map_err(|_| overflow())?;
@@ -134,7 +134,7 @@ impl FromStr for Bandwidth {
 impl fmt::Display for Bandwidth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for &(unit, k) in BANDWIDTH_UNITS.iter().rev() {
-            if self.0 % k == 0 {
+            if self.0.is_multiple_of(k) {
                 return write!(f, "{}{}", self.0 / k, unit);
             }
         }
