@@ -1,0 +1,817 @@
+//! A host: listeners, ephemeral ports, demultiplexing, compact TIME-WAIT, and RST for
+//! segments that match nothing.
+
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap;
+use sim_time::SimTime;
+
+use crate::config::{PortSelection, TcpConfig};
+use crate::event::{CloseCounts, Event, Note, RtxCounts, Sink, StaleCounts, State};
+use crate::isn::{isn, splitmix64};
+use crate::tcb::{
+    time_wait_ack, time_wait_segment, time_wait_timeout, Tcb, TwCore, TwVerdict,
+    TW_REOPEN_ISS_OFFSET,
+};
+use crate::wire::{reset_for, Addr, Flags, Segment, SeqNum};
+
+/// In a demux value: marks a TIME-WAIT record; the low 31 bits are its index and the high
+/// word the connection's generation.
+const TW_BIT: u64 = 1 << 31;
+const NONE: u32 = u32::MAX;
+/// Slot indexes stay below 2^30 so that a TIME-WAIT record can keep one with two flags.
+const MAX_SLOTS: u32 = 1 << 30;
+const IDX_MASK: u32 = MAX_SLOTS - 1;
+const TW_LIVE: u32 = 1 << 31;
+const TW_ACTIVE: u32 = 1 << 30;
+
+/// A connection of a [`Host`]: a slot index and its generation, so a stale id is harmless.
+/// A connection keeps its id for its whole life, TIME-WAIT included. Ordered (by slot, then
+/// generation) so it can sit in ordered containers; the order means nothing else.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct ConnId {
+    index: u32,
+    gen: u32,
+}
+
+/// Names one wake-up request: the connection, and its TIME-WAIT record if it has one.
+/// Ordered like [`ConnId`], e.g. for a `BinaryHeap` of `(SimTime, seq, TimerToken)`.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, PartialOrd, Ord)]
+pub struct TimerToken {
+    conn: ConnId,
+    /// TIME-WAIT record index, or NONE for a live connection.
+    tw: u32,
+}
+
+/// What a [`Host`] reports, in order.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum HostEvent {
+    /// Call [`Host::handle_timeout`] with `token` at `at`.
+    ///
+    /// The protocol: a host asks for a wake-up only when a connection's deadline becomes
+    /// EARLIER than the wake-up already outstanding for it (or none is). When a deadline moves
+    /// later (the RTO is re-armed on every ACK, TIME-WAIT restarts), nothing is emitted: the
+    /// earlier wake-up fires, the host sees nothing due and asks for the real deadline then.
+    /// So re-arming is O(1) and nothing is ever cancelled; a connection has one wake-up
+    /// outstanding, plus one for each time its deadline moved earlier before the outstanding
+    /// one fired (in a normal lifecycle: at most two). Tokens of connections that are gone,
+    /// or that fire before anything is due, are ignored.
+    Timer { token: TimerToken, at: SimTime },
+    /// A SYN to a listener created a passive connection (now SYN-RECEIVED). Its tag is the
+    /// SYN's incarnation.
+    Incoming { conn: ConnId, tag: u64, peer: Addr },
+    /// Something a connection reported, with the tag given to `connect` (or the incarnation,
+    /// for a passive connection).
+    Conn {
+        conn: ConnId,
+        tag: u64,
+        event: Event,
+    },
+}
+
+/// Why `connect` failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ConnectError {
+    /// Every ephemeral port is in use toward this remote (live or in TIME-WAIT).
+    #[error("no ephemeral port left toward {remote}")]
+    PortExhausted { remote: Addr },
+    #[error("cannot connect to port 0 ({remote})")]
+    InvalidRemote { remote: Addr },
+    /// 2^30 live connections in one host.
+    #[error("too many connections in one host")]
+    TooManyConnections,
+}
+
+/// Why `listen` failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ListenError {
+    #[error("already listening on port {port}")]
+    AlreadyListening { port: u16 },
+    #[error("cannot listen on port 0")]
+    InvalidPort,
+}
+
+/// Host-wide counters.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct HostStats {
+    pub segments_received: u64,
+    pub segments_sent: u64,
+    /// Every RST sent: aborts, replies to bad ACKs, replies to segments for no connection.
+    pub rst_sent: u64,
+    /// Segments matching no connection and no listener (answered with a RST unless a RST).
+    pub segments_no_connection: u64,
+    /// Segments whose destination is not this host's address (dropped).
+    pub misaddressed: u64,
+    /// Segments dropped, or answered with an ACK or RST, without being accepted (by a
+    /// connection, a TIME-WAIT record or a listener).
+    pub unexpected_segments: u64,
+    pub challenge_acks: u64,
+    pub out_of_order: u64,
+    pub ignored_app_calls: u64,
+    pub retransmits: RtxCounts,
+    pub stale_accepted: StaleCounts,
+    pub closed: CloseCounts,
+    pub active_opens: u64,
+    pub passive_opens: u64,
+    /// Connections that reached ESTABLISHED.
+    pub established: u64,
+    pub port_exhausted: u64,
+    pub time_wait_entered: u64,
+    /// TIME-WAIT records ended by a SYN that reopened the 4-tuple.
+    pub time_wait_reopened: u64,
+    pub time_wait_peak: u64,
+    /// Peak of live connections plus TIME-WAIT records.
+    pub connections_peak: u64,
+    /// Timer tokens of connections that no longer exist.
+    pub stale_timer_tokens: u64,
+}
+
+/// Routes a connection's events to the host queue, tagged, and counts them.
+struct HostSink<'a> {
+    events: &'a mut VecDeque<HostEvent>,
+    stats: &'a mut HostStats,
+    conn: ConnId,
+    tag: u64,
+}
+
+impl Sink for HostSink<'_> {
+    fn event(&mut self, event: Event) {
+        match event {
+            Event::Retransmit { kind } => self.stats.retransmits.add(kind),
+            Event::StaleAccepted { kind } => self.stats.stale_accepted.add(kind),
+            Event::Closed { reason } => self.stats.closed.add(reason),
+            Event::Connected => self.stats.established += 1,
+            _ => {}
+        }
+        self.events.push_back(HostEvent::Conn {
+            conn: self.conn,
+            tag: self.tag,
+            event,
+        });
+    }
+    fn note(&mut self, n: Note) {
+        match n {
+            Note::Unexpected => self.stats.unexpected_segments += 1,
+            Note::ChallengeAck => self.stats.challenge_acks += 1,
+            Note::OutOfOrder => self.stats.out_of_order += 1,
+            Note::IgnoredAppCall => self.stats.ignored_app_calls += 1,
+        }
+    }
+}
+
+/// A live connection.
+#[derive(Clone, Debug)]
+struct Slot {
+    tcb: Tcb,
+    tag: u64,
+    /// The wake-up outstanding for this connection; MAX = none.
+    requested: SimTime,
+    gen: u32,
+    live: bool,
+    next_free: u32,
+}
+
+/// A connection in TIME-WAIT, like Linux's `inet_timewait_sock`: 40 bytes. The rest of the
+/// connection's [`ConnId`], its generation, sits in the demux value, in what would otherwise
+/// be padding.
+#[derive(Clone, Copy, Debug)]
+struct TwRecord {
+    /// The demux key (remote address and local port); the next free index when free.
+    key: u64,
+    expires_at: SimTime,
+    tag: u64,
+    snd_nxt: SeqNum,
+    rcv_nxt: SeqNum,
+    incarnation: u32,
+    /// TW_LIVE | TW_ACTIVE (opened by `connect`, holds an ephemeral port) | slot index.
+    conn: u32,
+}
+
+impl TwRecord {
+    fn core(&self) -> TwCore {
+        TwCore {
+            snd_nxt: self.snd_nxt,
+            rcv_nxt: self.rcv_nxt,
+            expires_at: self.expires_at,
+            incarnation: self.incarnation,
+        }
+    }
+}
+
+/// Size of a TIME-WAIT record. Its demux entry adds 16 bytes, plus the table's control byte
+/// and load-factor slack.
+pub const TIME_WAIT_RECORD_SIZE: usize = std::mem::size_of::<TwRecord>();
+const _: () = assert!(
+    TIME_WAIT_RECORD_SIZE <= 40,
+    "the TIME-WAIT record grew past 40 bytes"
+);
+
+/// The demux key of a 4-tuple. The local address is always this host's, so the key is the
+/// remote address and the local port, packed in 8 bytes.
+fn conn_key(local_port: u16, remote: Addr) -> u64 {
+    (remote.ip as u64) << 32 | (remote.port as u64) << 16 | local_port as u64
+}
+fn key_remote(key: u64) -> Addr {
+    Addr {
+        ip: (key >> 32) as u32,
+        port: (key >> 16) as u16,
+    }
+}
+fn key_local_port(key: u64) -> u16 {
+    key as u16
+}
+fn addr_key(a: Addr) -> u64 {
+    (a.ip as u64) << 16 | a.port as u64
+}
+
+/// One host's TCP: listeners, connections, TIME-WAIT records, ports, and output queues.
+///
+/// Every input may queue segments ([`poll_transmit`](Host::poll_transmit)) and events
+/// ([`poll_event`](Host::poll_event)); drain both after each call. Events include the
+/// wake-up requests ([`HostEvent::Timer`]).
+pub struct Host {
+    ip: u32,
+    cfg: TcpConfig,
+    sip_key: (u64, u64),
+    rng: u64,
+    listening: Vec<u64>,
+    listeners_in_range: u32,
+    slots: Vec<Slot>,
+    free_slot: u32,
+    live: usize,
+    tw: Vec<TwRecord>,
+    free_tw: u32,
+    tw_live: usize,
+    /// 4-tuple -> slot index, or generation << 32 | TW_BIT | TIME-WAIT index. Only looked
+    /// up, never iterated.
+    demux: FxHashMap<u64, u64>,
+    /// Remote address -> ephemeral ports held toward it (live or TIME-WAIT), so that
+    /// exhaustion is known without scanning the range.
+    ports_toward: FxHashMap<u64, u32>,
+    next_port: u16,
+    tx: VecDeque<Segment>,
+    events: VecDeque<HostEvent>,
+    stats: HostStats,
+}
+
+impl Host {
+    /// A host at `ip`. `secret` keys the ISN hash (RFC 6528) and random port selection.
+    /// `cfg` should have passed [`TcpConfig::validate`]; an invalid one does not panic but
+    /// may make every `connect` fail.
+    pub fn new(ip: u32, cfg: TcpConfig, secret: u64) -> Host {
+        let mut s = secret;
+        let k1 = splitmix64(&mut s);
+        let rng = splitmix64(&mut s);
+        let next_port = cfg.ephemeral_ports[0];
+        Host {
+            ip,
+            cfg,
+            sip_key: (secret, k1),
+            rng,
+            listening: vec![0; 1024],
+            listeners_in_range: 0,
+            slots: Vec::new(),
+            free_slot: NONE,
+            live: 0,
+            tw: Vec::new(),
+            free_tw: NONE,
+            tw_live: 0,
+            demux: FxHashMap::default(),
+            ports_toward: FxHashMap::default(),
+            next_port,
+            tx: VecDeque::new(),
+            events: VecDeque::new(),
+            stats: HostStats::default(),
+        }
+    }
+
+    pub fn ip(&self) -> u32 {
+        self.ip
+    }
+    pub fn config(&self) -> &TcpConfig {
+        &self.cfg
+    }
+    pub fn stats(&self) -> &HostStats {
+        &self.stats
+    }
+    /// Connections that exist: live ones plus TIME-WAIT records.
+    pub fn connections(&self) -> usize {
+        self.live + self.tw_live
+    }
+    pub fn time_wait_count(&self) -> usize {
+        self.tw_live
+    }
+    /// The state of `conn` while it has a full TCB; `None` once it is in TIME-WAIT (then a
+    /// compact record, found only by 4-tuple) or gone.
+    pub fn conn_state(&self, conn: ConnId) -> Option<State> {
+        let s = self.slots.get(conn.index as usize)?;
+        (s.live && s.gen == conn.gen).then_some(s.tcb.state)
+    }
+    /// The ISN this host would choose now for `local` -> `remote`.
+    pub fn isn(&self, now: SimTime, local: Addr, remote: Addr) -> SeqNum {
+        isn(self.cfg.isn, self.sip_key, now, local, remote)
+    }
+
+    fn is_listening(&self, port: u16) -> bool {
+        self.listening[port as usize / 64] & (1 << (port % 64)) != 0
+    }
+    fn in_ephemeral_range(&self, port: u16) -> bool {
+        let [lo, hi] = self.cfg.ephemeral_ports;
+        (lo..=hi).contains(&port)
+    }
+
+    /// Accept SYNs to `port`. A listening port inside the ephemeral range is no longer used by
+    /// `connect`.
+    pub fn listen(&mut self, port: u16) -> Result<(), ListenError> {
+        if port == 0 {
+            return Err(ListenError::InvalidPort);
+        }
+        if self.is_listening(port) {
+            return Err(ListenError::AlreadyListening { port });
+        }
+        self.listening[port as usize / 64] |= 1 << (port % 64);
+        if self.in_ephemeral_range(port) {
+            self.listeners_in_range += 1;
+        }
+        Ok(())
+    }
+
+    /// Active open toward `remote`: picks an ephemeral port, queues the SYN (the next
+    /// `poll_transmit`) and its wake-up. `incarnation` goes on every segment; `tag` on every
+    /// event.
+    pub fn connect(
+        &mut self,
+        now: SimTime,
+        remote: Addr,
+        incarnation: u32,
+        tag: u64,
+    ) -> Result<ConnId, ConnectError> {
+        if remote.port == 0 {
+            return Err(ConnectError::InvalidRemote { remote });
+        }
+        let available = self
+            .cfg
+            .ephemeral_count()
+            .saturating_sub(self.listeners_in_range);
+        let held = self
+            .ports_toward
+            .get(&addr_key(remote))
+            .copied()
+            .unwrap_or(0);
+        // O(1): with fewer ports held than exist, a free one is certain to be found.
+        let port = if held < available {
+            self.pick_port(remote)
+        } else {
+            None
+        };
+        let Some(port) = port else {
+            self.stats.port_exhausted += 1;
+            return Err(ConnectError::PortExhausted { remote });
+        };
+        let Some(conn) = self.next_slot() else {
+            return Err(ConnectError::TooManyConnections);
+        };
+        let local = Addr { ip: self.ip, port };
+        let iss = self.isn(now, local, remote);
+        let mut sink = HostSink {
+            events: &mut self.events,
+            stats: &mut self.stats,
+            conn,
+            tag,
+        };
+        let tcb = Tcb::connect(&self.cfg, local, remote, iss, incarnation, &mut sink);
+        self.install(conn, tcb, tag);
+        *self.ports_toward.entry(addr_key(remote)).or_insert(0) += 1;
+        self.stats.active_opens += 1;
+        self.flush(conn.index, now);
+        Ok(conn)
+    }
+
+    /// Sequential: from the host's cursor; random: from a random port (RFC 6056 §3.3.1).
+    /// Either way upwards with wrap, skipping listening ports and 4-tuples in use.
+    fn pick_port(&mut self, remote: Addr) -> Option<u16> {
+        let [lo, _] = self.cfg.ephemeral_ports;
+        let n = self.cfg.ephemeral_count();
+        if n == 0 {
+            return None;
+        }
+        let mut off = match self.cfg.port_selection {
+            PortSelection::Sequential => (self.next_port as u32).saturating_sub(lo as u32) % n,
+            PortSelection::Random => (splitmix64(&mut self.rng) % n as u64) as u32,
+        };
+        for _ in 0..n {
+            let port = (lo as u32 + off) as u16;
+            off = (off + 1) % n;
+            if !self.is_listening(port) && !self.demux.contains_key(&conn_key(port, remote)) {
+                self.next_port = (lo as u32 + off) as u16;
+                return Some(port);
+            }
+        }
+        None
+    }
+
+    /// The id the next installed connection will get.
+    fn next_slot(&self) -> Option<ConnId> {
+        if self.free_slot != NONE {
+            let i = self.free_slot;
+            return Some(ConnId {
+                index: i,
+                gen: self.slots[i as usize].gen,
+            });
+        }
+        let i = u32::try_from(self.slots.len())
+            .ok()
+            .filter(|&i| i < MAX_SLOTS)?;
+        Some(ConnId { index: i, gen: 0 })
+    }
+
+    fn install(&mut self, conn: ConnId, tcb: Tcb, tag: u64) {
+        let key = conn_key(tcb.local.port, tcb.remote);
+        let slot = Slot {
+            tcb,
+            tag,
+            requested: SimTime::MAX,
+            gen: conn.gen,
+            live: true,
+            next_free: NONE,
+        };
+        if conn.index == self.free_slot {
+            self.free_slot = self.slots[conn.index as usize].next_free;
+            self.slots[conn.index as usize] = slot;
+        } else {
+            self.slots.push(slot);
+        }
+        self.demux.insert(key, conn.index as u64);
+        self.live += 1;
+        self.stats.connections_peak = self.stats.connections_peak.max(self.connections() as u64);
+    }
+
+    /// After any input to slot `i`: queue its segments, then retire it if CLOSED, compact it
+    /// if in TIME-WAIT, or ask for a wake-up if its deadline moved earlier.
+    fn flush(&mut self, i: u32, now: SimTime) {
+        let slot = &mut self.slots[i as usize];
+        while let Some(seg) = slot.tcb.poll_transmit(&self.cfg, now) {
+            self.stats.segments_sent += 1;
+            self.stats.rst_sent += seg.flags.contains(Flags::RST) as u64;
+            self.tx.push_back(seg);
+        }
+        let state = slot.tcb.state;
+        if state == State::Closed {
+            self.release_slot(i);
+        } else if state != State::TimeWait || !self.compact_time_wait(i) {
+            let slot = &mut self.slots[i as usize];
+            if let Some(at) = slot.tcb.poll_timeout() {
+                if at < slot.requested {
+                    slot.requested = at;
+                    let conn = ConnId {
+                        index: i,
+                        gen: slot.gen,
+                    };
+                    let token = TimerToken { conn, tw: NONE };
+                    self.events.push_back(HostEvent::Timer { token, at });
+                }
+            }
+        }
+    }
+
+    fn free_slot_index(&mut self, i: u32) {
+        let slot = &mut self.slots[i as usize];
+        slot.live = false;
+        slot.gen = slot.gen.wrapping_add(1);
+        slot.requested = SimTime::MAX;
+        slot.next_free = self.free_slot;
+        self.free_slot = i;
+        self.live -= 1;
+    }
+
+    /// A connection reached CLOSED: forget its 4-tuple and release its port.
+    fn release_slot(&mut self, i: u32) {
+        let t = &self.slots[i as usize].tcb;
+        let (local, remote, active) = (t.local, t.remote, !t.is_passive());
+        self.demux.remove(&conn_key(local.port, remote));
+        if active {
+            self.release_port(remote);
+        }
+        self.free_slot_index(i);
+    }
+
+    fn release_port(&mut self, remote: Addr) {
+        let k = addr_key(remote);
+        if let Some(n) = self.ports_toward.get_mut(&k) {
+            *n -= 1;
+            if *n == 0 {
+                self.ports_toward.remove(&k);
+            }
+        }
+    }
+
+    /// Replaces the full TCB of a connection that entered TIME-WAIT with a 40-byte record;
+    /// the 4-tuple and the port stay held.
+    /// Returns false, leaving the full TCB to run TIME-WAIT itself, in the unlikely case that
+    /// 2^30 records exist.
+    fn compact_time_wait(&mut self, i: u32) -> bool {
+        if self.free_tw == NONE && self.tw.len() >= MAX_SLOTS as usize {
+            return false;
+        }
+        let slot = &self.slots[i as usize];
+        let t = &slot.tcb;
+        let key = conn_key(t.local.port, t.remote);
+        let conn = ConnId {
+            index: i,
+            gen: slot.gen,
+        };
+        let rec = TwRecord {
+            key,
+            expires_at: t.timer_at,
+            tag: slot.tag,
+            snd_nxt: t.snd_nxt,
+            rcv_nxt: t.rcv_nxt,
+            incarnation: t.incarnation,
+            conn: TW_LIVE | if t.is_passive() { 0 } else { TW_ACTIVE } | i,
+        };
+        let j = if self.free_tw != NONE {
+            let j = self.free_tw;
+            self.free_tw = self.tw[j as usize].key as u32;
+            self.tw[j as usize] = rec;
+            j
+        } else {
+            self.tw.push(rec);
+            (self.tw.len() - 1) as u32
+        };
+        self.demux
+            .insert(key, (conn.gen as u64) << 32 | TW_BIT | j as u64);
+        // The slot's generation moves on, so its next occupant gets a different id.
+        self.free_slot_index(i);
+        self.tw_live += 1;
+        self.stats.time_wait_entered += 1;
+        self.stats.time_wait_peak = self.stats.time_wait_peak.max(self.tw_live as u64);
+        let token = TimerToken { conn, tw: j };
+        self.events.push_back(HostEvent::Timer {
+            token,
+            at: rec.expires_at,
+        });
+        true
+    }
+
+    /// The id of the connection TIME-WAIT record `j` belongs to, if the record is live.
+    fn tw_conn(&self, j: u32) -> Option<ConnId> {
+        let rec = self.tw.get(j as usize)?;
+        if rec.conn & TW_LIVE == 0 {
+            return None;
+        }
+        let v = *self.demux.get(&rec.key)?;
+        (v & (TW_BIT | IDX_MASK as u64) == TW_BIT | j as u64).then_some(ConnId {
+            index: rec.conn & IDX_MASK,
+            gen: (v >> 32) as u32,
+        })
+    }
+
+    fn release_tw(&mut self, j: u32) {
+        let rec = self.tw[j as usize];
+        self.demux.remove(&rec.key);
+        if rec.conn & TW_ACTIVE != 0 {
+            self.release_port(key_remote(rec.key));
+        }
+        let r = &mut self.tw[j as usize];
+        r.conn = 0;
+        r.key = self.free_tw as u64;
+        self.free_tw = j;
+        self.tw_live -= 1;
+    }
+
+    /// Runs an application call on a live connection; ignored (and counted) otherwise.
+    fn app_call(
+        &mut self,
+        now: SimTime,
+        conn: ConnId,
+        f: impl FnOnce(&mut Tcb, &mut HostSink<'_>),
+    ) {
+        match self.slots.get_mut(conn.index as usize) {
+            Some(slot) if slot.live && slot.gen == conn.gen => {
+                let mut sink = HostSink {
+                    events: &mut self.events,
+                    stats: &mut self.stats,
+                    conn,
+                    tag: slot.tag,
+                };
+                f(&mut slot.tcb, &mut sink);
+                self.flush(conn.index, now);
+            }
+            _ => self.stats.ignored_app_calls += 1,
+        }
+    }
+
+    /// Queues `bytes` of application data on `conn`.
+    pub fn send(&mut self, now: SimTime, conn: ConnId, bytes: u64) {
+        self.app_call(now, conn, |t, s| t.send(bytes, s));
+    }
+    /// Application close of `conn`: FIN after the queued data.
+    pub fn close(&mut self, now: SimTime, conn: ConnId) {
+        self.app_call(now, conn, |t, s| t.close(s));
+    }
+    /// Application abort of `conn`: RST, CLOSED.
+    pub fn abort(&mut self, now: SimTime, conn: ConnId) {
+        self.app_call(now, conn, |t, s| t.abort(s));
+    }
+
+    /// A segment arrives from the network.
+    pub fn handle_segment(&mut self, now: SimTime, seg: &Segment) {
+        self.stats.segments_received += 1;
+        if seg.dst.ip != self.ip {
+            self.stats.misaddressed += 1;
+            return;
+        }
+        match self.demux.get(&conn_key(seg.dst.port, seg.src)).copied() {
+            Some(v) if v & TW_BIT != 0 => {
+                let j = v as u32 & IDX_MASK;
+                let conn = ConnId {
+                    index: self.tw[j as usize].conn & IDX_MASK,
+                    gen: (v >> 32) as u32,
+                };
+                self.on_time_wait(now, j, conn, seg)
+            }
+            Some(i) => {
+                let i = i as u32;
+                let slot = &mut self.slots[i as usize];
+                let conn = ConnId {
+                    index: i,
+                    gen: slot.gen,
+                };
+                let mut sink = HostSink {
+                    events: &mut self.events,
+                    stats: &mut self.stats,
+                    conn,
+                    tag: slot.tag,
+                };
+                slot.tcb.handle_segment(&self.cfg, now, seg, &mut sink);
+                self.flush(i, now);
+            }
+            None if self.is_listening(seg.dst.port) => self.on_listener(now, seg, None),
+            None => {
+                self.stats.segments_no_connection += 1;
+                self.reply_reset(seg);
+            }
+        }
+    }
+
+    fn reply_reset(&mut self, seg: &Segment) {
+        if let Some(r) = reset_for(seg) {
+            self.stats.segments_sent += 1;
+            self.stats.rst_sent += 1;
+            self.tx.push_back(r);
+        }
+    }
+
+    /// RFC 9293 §3.10.7.2, LISTEN. `iss` is given when a SYN reopens a TIME-WAIT 4-tuple.
+    fn on_listener(&mut self, now: SimTime, seg: &Segment, iss: Option<SeqNum>) {
+        let f = seg.flags;
+        if f.contains(Flags::RST) {
+            // First: a RST to a listener is ignored.
+            self.stats.unexpected_segments += 1;
+        } else if f.contains(Flags::ACK) {
+            // Second: any ACK is bad here: <SEQ=SEG.ACK><CTL=RST>.
+            self.stats.unexpected_segments += 1;
+            self.reply_reset(seg);
+        } else if !f.contains(Flags::SYN) {
+            // Fourth: anything else is dropped.
+            self.stats.unexpected_segments += 1;
+        } else {
+            // Third: SYN. Text and FIN on it are not kept; the peer sends them again.
+            let Some(conn) = self.next_slot() else {
+                self.stats.unexpected_segments += 1;
+                return;
+            };
+            let tag = seg.incarnation as u64;
+            let iss = iss.unwrap_or_else(|| self.isn(now, seg.dst, seg.src));
+            self.events.push_back(HostEvent::Incoming {
+                conn,
+                tag,
+                peer: seg.src,
+            });
+            let mut sink = HostSink {
+                events: &mut self.events,
+                stats: &mut self.stats,
+                conn,
+                tag,
+            };
+            let tcb = Tcb::accept(&self.cfg, seg.dst, seg, iss, &mut sink);
+            self.install(conn, tcb, tag);
+            self.stats.passive_opens += 1;
+            self.flush(conn.index, now);
+        }
+    }
+
+    /// A segment for a TIME-WAIT record: the same function as an endpoint in TIME-WAIT.
+    fn on_time_wait(&mut self, now: SimTime, j: u32, conn: ConnId, seg: &Segment) {
+        let rec = &mut self.tw[j as usize];
+        let mut core = rec.core();
+        let mut sink = HostSink {
+            events: &mut self.events,
+            stats: &mut self.stats,
+            conn,
+            tag: rec.tag,
+        };
+        let verdict = time_wait_segment(&mut core, &self.cfg, now, seg, &mut sink);
+        rec.expires_at = core.expires_at;
+        match verdict {
+            TwVerdict::Stay { ack } => {
+                if ack {
+                    let local = Addr {
+                        ip: self.ip,
+                        port: key_local_port(rec.key),
+                    };
+                    let a = time_wait_ack(&core, &self.cfg, local, seg.src);
+                    self.stats.segments_sent += 1;
+                    self.tx.push_back(a);
+                }
+            }
+            TwVerdict::Closed { reopen } => {
+                self.release_tw(j);
+                if reopen {
+                    self.stats.time_wait_reopened += 1;
+                    if self.is_listening(seg.dst.port) {
+                        let iss = core.snd_nxt + TW_REOPEN_ISS_OFFSET;
+                        self.on_listener(now, seg, Some(iss));
+                    } else {
+                        self.stats.segments_no_connection += 1;
+                        self.reply_reset(seg);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A wake-up requested by [`HostEvent::Timer`] is due. Early, repeated or stale tokens do
+    /// nothing harmful.
+    pub fn handle_timeout(&mut self, now: SimTime, token: TimerToken) {
+        if token.tw != NONE {
+            match self.tw_conn(token.tw) {
+                Some(conn) if conn == token.conn => {
+                    let j = token.tw;
+                    let rec = &self.tw[j as usize];
+                    let core = rec.core();
+                    let mut sink = HostSink {
+                        events: &mut self.events,
+                        stats: &mut self.stats,
+                        conn,
+                        tag: rec.tag,
+                    };
+                    if time_wait_timeout(&core, now, &mut sink) {
+                        self.release_tw(j);
+                    } else {
+                        // TIME-WAIT was restarted: its deadline only ever moves later.
+                        self.events.push_back(HostEvent::Timer {
+                            token,
+                            at: core.expires_at,
+                        });
+                    }
+                }
+                _ => self.stats.stale_timer_tokens += 1,
+            }
+            return;
+        }
+        let conn = token.conn;
+        match self.slots.get_mut(conn.index as usize) {
+            Some(slot) if slot.live && slot.gen == conn.gen => {
+                if now < slot.requested {
+                    // An earlier wake-up superseded this one and is still the one that counts.
+                    return;
+                }
+                slot.requested = SimTime::MAX;
+                let mut sink = HostSink {
+                    events: &mut self.events,
+                    stats: &mut self.stats,
+                    conn,
+                    tag: slot.tag,
+                };
+                slot.tcb.handle_timeout(&self.cfg, now, &mut sink);
+                self.flush(conn.index, now);
+            }
+            _ => self.stats.stale_timer_tokens += 1,
+        }
+    }
+
+    /// Next segment to put on the network.
+    pub fn poll_transmit(&mut self) -> Option<Segment> {
+        self.tx.pop_front()
+    }
+
+    /// Next event, oldest first.
+    pub fn poll_event(&mut self) -> Option<HostEvent> {
+        self.events.pop_front()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip() {
+        let r = Addr::new(0xdead_beef, 4321);
+        let k = conn_key(40000, r);
+        assert_eq!(key_remote(k), r);
+        assert_eq!(key_local_port(k), 40000);
+        assert_ne!(conn_key(40001, r), k);
+    }
+}

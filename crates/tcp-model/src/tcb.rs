@@ -1,0 +1,1057 @@
+//! The transmission control block: one connection's state machine (RFC 9293 §3.3.2, §3.10).
+//!
+//! `Tcb` is what the host keeps per live connection, so it is a flat 128-byte struct with no
+//! heap data; events and counters leave through a [`Sink`] at once instead of being queued
+//! inside. TIME-WAIT lives in [`TwCore`] and the `time_wait_*` functions, which the host's
+//! compact TIME-WAIT record runs too, so both behave the same by construction.
+
+use sim_time::{SimDuration, SimTime};
+
+use crate::config::{RstInTimeWait, TcpConfig, TwReopen};
+use crate::event::{transition_events, CloseReason, Event, Note, RtxKind, Sink, StaleKind, State};
+use crate::wire::{reset_for, Addr, Flags, Segment, SeqNum};
+
+/// MSS assumed when the peer sends no MSS option (RFC 9293 §3.7.1, RFC 1122 §4.2.2.6).
+pub const DEFAULT_MSS: u16 = 536;
+
+/// RTO after a handshake that had to retransmit, when `rto_initial` is smaller: RFC 6298 §5.7,
+/// Linux `TCP_TIMEOUT_FALLBACK`.
+pub const RTO_FALLBACK: SimDuration = SimDuration::from_secs(3);
+
+/// ISS offset Linux uses when a SYN reopens a TIME-WAIT 4-tuple: SND.NXT + 65535 + 2
+/// (`tcp_timewait_state_process`), so the new connection's numbers are past the old one's.
+pub const TW_REOPEN_ISS_OFFSET: u32 = 65537;
+
+// Bits of `Tcb::bits`.
+/// The application closed: a FIN goes after the queued data.
+const FIN_QUEUED: u16 = 1 << 0;
+/// The FIN has its sequence number: SND.NXT counts it.
+const FIN_SENT: u16 = 1 << 1;
+/// An ACK must go out (data or FIN received, unacceptable segment, challenge ACK).
+const ACK_PENDING: u16 = 1 << 2;
+/// ABORT: `<SEQ=SND.NXT><CTL=RST>` must go out (RFC 9293 §3.10.5).
+const RST_PENDING: u16 = 1 << 3;
+/// A reset answering a bad segment must go out: `<SEQ=reply_seq><CTL=RST>`, plus
+/// `<ACK=reply_ack>` if `REPLY_WITH_ACK`.
+const REPLY_RST: u16 = 1 << 4;
+const REPLY_WITH_ACK: u16 = 1 << 5;
+/// An RTT sample is being taken: `rtt_seq` was first sent at `rtt_start`.
+const TIMING: u16 = 1 << 6;
+/// SRTT and RTTVAR hold a measurement (RFC 6298 §2.2 has been applied).
+const HAVE_RTT: u16 = 1 << 7;
+/// Opened by a SYN to a listener.
+const PASSIVE: u16 = 1 << 8;
+/// The SYN or SYN-ACK was sent more than once (RFC 6298 §5.7).
+const HANDSHAKE_RTX: u16 = 1 << 9;
+/// `ooo_start`/`ooo_len` hold a range of data received beyond RCV.NXT.
+const OOO: u16 = 1 << 10;
+
+/// State TIME-WAIT needs; shared by [`Tcb`] and the host's compact record.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct TwCore {
+    pub snd_nxt: SeqNum,
+    pub rcv_nxt: SeqNum,
+    pub expires_at: SimTime,
+    pub incarnation: u32,
+}
+
+/// What the owner of a TIME-WAIT must do after a segment.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum TwVerdict {
+    /// Stay in TIME-WAIT; send [`time_wait_ack`] if `ack`.
+    Stay { ack: bool },
+    /// TIME-WAIT is over (events already reported); if `reopen`, the segment is a SYN that
+    /// should go on to a listener.
+    Closed { reopen: bool },
+}
+
+/// The ACK TIME-WAIT sends: `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`.
+pub(crate) fn time_wait_ack(tw: &TwCore, cfg: &TcpConfig, local: Addr, remote: Addr) -> Segment {
+    Segment {
+        src: local,
+        dst: remote,
+        seq: tw.snd_nxt,
+        ack: tw.rcv_nxt,
+        flags: Flags::ACK,
+        window: cfg.window,
+        mss: 0,
+        payload_len: 0,
+        incarnation: tw.incarnation,
+    }
+}
+
+/// RFC 9293 §3.4: is a segment of `len` at `seq` acceptable to a receiver at `rcv_nxt` with
+/// window `wnd`?
+pub(crate) fn seq_acceptable(rcv_nxt: SeqNum, wnd: u16, seq: SeqNum, len: u32) -> bool {
+    let wnd = wnd as u32;
+    let in_window = |s: SeqNum| rcv_nxt.le(s) && s.lt(rcv_nxt + wnd);
+    match (len, wnd) {
+        (0, 0) => seq == rcv_nxt,
+        (0, _) => in_window(seq),
+        (_, 0) => false,
+        _ => in_window(seq) || in_window(seq + (len - 1)),
+    }
+}
+
+/// A segment arriving in TIME-WAIT (RFC 9293 §3.10.7.4 for TIME-WAIT, with RFC 5961 and the
+/// Linux reopening rule). Reports events through `sink`; the caller sends the ACK and, on
+/// `Closed`, forgets the connection.
+pub(crate) fn time_wait_segment<S: Sink>(
+    tw: &mut TwCore,
+    cfg: &TcpConfig,
+    now: SimTime,
+    seg: &Segment,
+    sink: &mut S,
+) -> TwVerdict {
+    let f = seg.flags;
+    let stale = seg.incarnation != tw.incarnation;
+    let close = |sink: &mut S, reopen: bool| {
+        transition_events(sink, State::TimeWait, State::Closed);
+        sink.event(Event::Closed {
+            reason: CloseReason::TimeWaitKilled,
+        });
+        TwVerdict::Closed { reopen }
+    };
+    if f.contains(Flags::RST) {
+        // RFC 5961 §3.2: only an exact SEG.SEQ == RCV.NXT resets; in-window gets a challenge
+        // ACK; the rest is dropped. RFC 1337 ignores even the exact one.
+        let in_window = seq_acceptable(tw.rcv_nxt, cfg.window, seg.seq, 0);
+        return match cfg.rst_in_time_wait {
+            RstInTimeWait::Kill if seg.seq == tw.rcv_nxt => {
+                if stale {
+                    sink.event(Event::StaleAccepted {
+                        kind: StaleKind::Rst,
+                    });
+                }
+                close(sink, false)
+            }
+            RstInTimeWait::Kill if in_window => {
+                sink.note(Note::ChallengeAck);
+                TwVerdict::Stay { ack: true }
+            }
+            _ => {
+                sink.note(Note::Unexpected);
+                TwVerdict::Stay { ack: false }
+            }
+        };
+    }
+    if f.contains(Flags::SYN) && !f.contains(Flags::ACK) {
+        // Linux tcp_timewait_state_process (RFC 1122 §4.2.2.13): a SYN beyond RCV.NXT cannot
+        // be an old duplicate of this incarnation, so the 4-tuple may be reused at once.
+        if cfg.tw_reopen == TwReopen::Linux && seg.seq.gt(tw.rcv_nxt) {
+            return close(sink, true);
+        }
+        // Otherwise RFC 5961 §4: answer with an ACK and stay.
+        sink.note(Note::ChallengeAck);
+        return TwVerdict::Stay { ack: true };
+    }
+    if f.contains(Flags::FIN) && seg.seq + seg.payload_len + 1 == tw.rcv_nxt {
+        // The peer retransmitted its FIN, so our last ACK was lost: ACK again and restart
+        // the 2 MSL timeout (RFC 9293 §3.10.7.4, fifth and eighth steps, TIME-WAIT).
+        if stale {
+            sink.event(Event::StaleAccepted {
+                kind: StaleKind::Fin,
+            });
+        }
+        tw.expires_at = now + cfg.time_wait();
+        return TwVerdict::Stay { ack: true };
+    }
+    sink.note(Note::Unexpected);
+    if seq_acceptable(tw.rcv_nxt, cfg.window, seg.seq, seg.seg_len()) {
+        // In window but nothing TIME-WAIT expects (text after the FIN is ignored, §3.10.7.4
+        // seventh step; a SYN-ACK gets the RFC 5961 §4 challenge ACK).
+        TwVerdict::Stay {
+            ack: f.contains(Flags::SYN),
+        }
+    } else {
+        // §3.10.7.4 first step: an unacceptable segment is answered with an ACK.
+        TwVerdict::Stay { ack: true }
+    }
+}
+
+/// TIME-WAIT's timer (RFC 9293 §3.10.8): at `expires_at` the connection closes normally.
+/// Returns true (events reported) if it expired.
+pub(crate) fn time_wait_timeout<S: Sink>(tw: &TwCore, now: SimTime, sink: &mut S) -> bool {
+    if now < tw.expires_at {
+        return false;
+    }
+    transition_events(sink, State::TimeWait, State::Closed);
+    sink.event(Event::Closed {
+        reason: CloseReason::Normal,
+    });
+    true
+}
+
+/// One connection. Field names follow RFC 9293 §3.3.1.
+#[derive(Clone, Debug)]
+pub(crate) struct Tcb {
+    pub local: Addr,
+    pub remote: Addr,
+    pub incarnation: u32,
+    iss: SeqNum,
+    snd_una: SeqNum,
+    /// Highest sequence number sent so far, plus one (SND.NXT).
+    pub snd_nxt: SeqNum,
+    /// Next sequence number to put on the wire: SND.NXT, or behind it after an RTO while
+    /// going back to SND.UNA.
+    snd_rtx: SeqNum,
+    snd_wl1: SeqNum,
+    snd_wl2: SeqNum,
+    pub rcv_nxt: SeqNum,
+    rtt_seq: SeqNum,
+    ooo_start: SeqNum,
+    ooo_len: u32,
+    reply_seq: SeqNum,
+    reply_ack: SeqNum,
+    /// Bytes the application queued that have no sequence numbers yet.
+    snd_pending: u64,
+    /// RTO deadline, or TIME-WAIT expiry in TIME-WAIT; `SimTime::MAX` = not running.
+    pub timer_at: SimTime,
+    rtt_start: SimTime,
+    srtt_ns: u64,
+    rttvar_ns: u64,
+    rto: SimDuration,
+    snd_wnd: u16,
+    max_snd_wnd: u16,
+    send_mss: u16,
+    bits: u16,
+    pub state: State,
+    /// Retransmissions since SND.UNA last advanced.
+    retries: u8,
+}
+
+impl Tcb {
+    fn blank(cfg: &TcpConfig, local: Addr, remote: Addr, iss: SeqNum, incarnation: u32) -> Tcb {
+        Tcb {
+            local,
+            remote,
+            incarnation,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss + 1,
+            snd_rtx: iss,
+            snd_wl1: SeqNum(0),
+            snd_wl2: SeqNum(0),
+            rcv_nxt: SeqNum(0),
+            rtt_seq: SeqNum(0),
+            ooo_start: SeqNum(0),
+            ooo_len: 0,
+            reply_seq: SeqNum(0),
+            reply_ack: SeqNum(0),
+            snd_pending: 0,
+            timer_at: SimTime::MAX,
+            rtt_start: SimTime::ZERO,
+            srtt_ns: 0,
+            rttvar_ns: 0,
+            rto: cfg.rto_initial,
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            send_mss: DEFAULT_MSS.min(cfg.mss),
+            bits: 0,
+            state: State::Closed,
+            retries: 0,
+        }
+    }
+
+    /// OPEN, active (RFC 9293 §3.10.1): SND.UNA = ISS, SND.NXT = ISS + 1, SYN-SENT; the SYN
+    /// goes out on the next `poll_transmit`.
+    pub fn connect<S: Sink>(
+        cfg: &TcpConfig,
+        local: Addr,
+        remote: Addr,
+        iss: SeqNum,
+        incarnation: u32,
+        sink: &mut S,
+    ) -> Tcb {
+        let mut t = Tcb::blank(cfg, local, remote, iss, incarnation);
+        t.set_state(State::SynSent, sink);
+        t
+    }
+
+    /// LISTEN's answer to a SYN (RFC 9293 §3.10.7.2, third step): RCV.NXT = SEG.SEQ + 1,
+    /// SYN-RECEIVED; the SYN-ACK goes out on the next `poll_transmit`.
+    pub fn accept<S: Sink>(
+        cfg: &TcpConfig,
+        local: Addr,
+        syn: &Segment,
+        iss: SeqNum,
+        sink: &mut S,
+    ) -> Tcb {
+        let mut t = Tcb::blank(cfg, local, syn.src, iss, syn.incarnation);
+        t.state = State::Listen;
+        t.bits |= PASSIVE;
+        t.rcv_nxt = syn.seq + 1;
+        t.set_peer_mss(cfg, syn.mss);
+        t.update_window(syn);
+        t.set_state(State::SynReceived, sink);
+        t
+    }
+
+    /// The only place `state` changes (besides TIME-WAIT's shared closing path).
+    fn set_state<S: Sink>(&mut self, to: State, sink: &mut S) {
+        let from = self.state;
+        if from == to {
+            return;
+        }
+        self.state = to;
+        transition_events(sink, from, to);
+    }
+
+    fn close_with<S: Sink>(&mut self, reason: CloseReason, sink: &mut S) {
+        self.set_state(State::Closed, sink);
+        sink.event(Event::Closed { reason });
+        self.timer_at = SimTime::MAX;
+        self.snd_pending = 0;
+        self.snd_rtx = self.snd_nxt;
+        // Only an abort's RST may still leave.
+        self.bits &= RST_PENDING | REPLY_RST | REPLY_WITH_ACK;
+    }
+
+    fn enter_time_wait<S: Sink>(&mut self, cfg: &TcpConfig, now: SimTime, sink: &mut S) {
+        self.set_state(State::TimeWait, sink);
+        // RFC 9293 §3.10.7.4: start the time-wait timer, turn off the other timers.
+        self.timer_at = now + cfg.time_wait();
+        self.snd_pending = 0;
+        self.bits &= !(TIMING | OOO);
+    }
+
+    pub fn time_wait_core(&self) -> TwCore {
+        TwCore {
+            snd_nxt: self.snd_nxt,
+            rcv_nxt: self.rcv_nxt,
+            expires_at: self.timer_at,
+            incarnation: self.incarnation,
+        }
+    }
+
+    fn set_peer_mss(&mut self, cfg: &TcpConfig, mss: u16) {
+        // RFC 9293 §3.7.1: send at most the peer's MSS, 536 if it gave none.
+        let peer = if mss == 0 { DEFAULT_MSS } else { mss };
+        self.send_mss = peer.min(cfg.mss).max(1);
+    }
+
+    fn update_window(&mut self, seg: &Segment) {
+        self.snd_wnd = seg.window;
+        self.max_snd_wnd = self.max_snd_wnd.max(seg.window);
+        self.snd_wl1 = seg.seq;
+        self.snd_wl2 = seg.ack;
+    }
+
+    fn queue_reply_rst(&mut self, seq: SeqNum, ack: Option<SeqNum>) {
+        self.reply_seq = seq;
+        self.bits |= REPLY_RST;
+        match ack {
+            Some(a) => {
+                self.reply_ack = a;
+                self.bits |= REPLY_WITH_ACK;
+            }
+            None => self.bits &= !REPLY_WITH_ACK,
+        }
+    }
+
+    fn fin_sent(&self) -> bool {
+        self.bits & FIN_SENT != 0
+    }
+
+    /// End of the data that has sequence numbers (SND.NXT without the FIN).
+    fn data_end(&self) -> SeqNum {
+        self.snd_nxt - self.fin_sent() as u32
+    }
+
+    pub fn send_mss(&self) -> u16 {
+        self.send_mss
+    }
+    pub fn rto(&self) -> SimDuration {
+        self.rto
+    }
+    pub fn srtt(&self) -> Option<SimDuration> {
+        (self.bits & HAVE_RTT != 0).then_some(SimDuration::from_nanos(self.srtt_ns))
+    }
+    pub fn is_passive(&self) -> bool {
+        self.bits & PASSIVE != 0
+    }
+
+    // ---------------------------------------------------------------- application calls
+
+    /// SEND (RFC 9293 §3.10.2): queue bytes; refused once the application has closed.
+    pub fn send<S: Sink>(&mut self, bytes: u64, sink: &mut S) {
+        match self.state {
+            State::SynSent | State::SynReceived | State::Established | State::CloseWait
+                if self.bits & FIN_QUEUED == 0 =>
+            {
+                self.snd_pending = self.snd_pending.saturating_add(bytes);
+            }
+            _ => sink.note(Note::IgnoredAppCall),
+        }
+    }
+
+    /// CLOSE (RFC 9293 §3.10.4).
+    pub fn close<S: Sink>(&mut self, sink: &mut S) {
+        match self.state {
+            // "Delete the TCB": nothing was synchronized, so this is an abort.
+            State::SynSent => self.close_with(CloseReason::Aborted, sink),
+            // The RFC lets the FIN wait for ESTABLISHED when it cannot go now; we always wait,
+            // so no FIN is sequenced before our SYN is acknowledged.
+            State::SynReceived if self.bits & FIN_QUEUED == 0 => self.bits |= FIN_QUEUED,
+            // FIN after the queued data; FIN-WAIT-1 at once, as the RFC and Linux do.
+            State::Established => {
+                self.bits |= FIN_QUEUED;
+                self.set_state(State::FinWait1, sink);
+            }
+            State::CloseWait => {
+                self.bits |= FIN_QUEUED;
+                self.set_state(State::LastAck, sink);
+            }
+            // "error: connection closing" / "connection does not exist".
+            _ => sink.note(Note::IgnoredAppCall),
+        }
+    }
+
+    /// ABORT (RFC 9293 §3.10.5).
+    pub fn abort<S: Sink>(&mut self, sink: &mut S) {
+        match self.state {
+            // Synchronized states tell the peer: <SEQ=SND.NXT><CTL=RST>.
+            State::SynReceived
+            | State::Established
+            | State::FinWait1
+            | State::FinWait2
+            | State::CloseWait => {
+                self.bits |= RST_PENDING;
+                self.close_with(CloseReason::Aborted, sink);
+            }
+            // Nothing to tell: just delete the TCB.
+            State::SynSent | State::Closing | State::LastAck | State::TimeWait | State::Listen => {
+                self.close_with(CloseReason::Aborted, sink)
+            }
+            State::Closed => sink.note(Note::IgnoredAppCall),
+        }
+    }
+
+    // ---------------------------------------------------------------- segment arrives
+
+    /// SEGMENT ARRIVES (RFC 9293 §3.10.7): one arm per state group.
+    pub fn handle_segment<S: Sink>(
+        &mut self,
+        cfg: &TcpConfig,
+        now: SimTime,
+        seg: &Segment,
+        sink: &mut S,
+    ) {
+        match self.state {
+            // §3.10.7.1: no connection; everything but a RST is answered with a RST.
+            State::Closed => {
+                if let Some(r) = reset_for(seg) {
+                    self.queue_reply_rst(r.seq, r.flags.contains(Flags::ACK).then_some(r.ack));
+                }
+                sink.note(Note::Unexpected);
+            }
+            // §3.10.7.2 is the host's listener; a TCB never waits in LISTEN.
+            State::Listen => sink.note(Note::Unexpected),
+            // §3.10.7.3.
+            State::SynSent => self.on_syn_sent(cfg, now, seg, sink),
+            // §3.10.7.4 for TIME-WAIT, shared with the host's compact record.
+            State::TimeWait => {
+                let mut tw = self.time_wait_core();
+                match time_wait_segment(&mut tw, cfg, now, seg, sink) {
+                    TwVerdict::Stay { ack } => {
+                        self.timer_at = tw.expires_at;
+                        if ack {
+                            self.bits |= ACK_PENDING;
+                        }
+                    }
+                    // A standalone endpoint has no listener to hand a reopening SYN to.
+                    TwVerdict::Closed { .. } => {
+                        self.state = State::Closed;
+                        self.timer_at = SimTime::MAX;
+                        self.bits = 0;
+                    }
+                }
+            }
+            // §3.10.7.4 for the others.
+            State::SynReceived
+            | State::Established
+            | State::FinWait1
+            | State::FinWait2
+            | State::CloseWait
+            | State::Closing
+            | State::LastAck => self.on_other_states(cfg, now, seg, sink),
+        }
+    }
+
+    /// RFC 9293 §3.10.7.3, SYN-SENT.
+    fn on_syn_sent<S: Sink>(&mut self, cfg: &TcpConfig, now: SimTime, seg: &Segment, sink: &mut S) {
+        let f = seg.flags;
+        let has_ack = f.contains(Flags::ACK);
+        // First: an ACK of something we never sent is reset (unless it is a RST itself).
+        if has_ack && (seg.ack.le(self.iss) || seg.ack.gt(self.snd_nxt)) {
+            if !f.contains(Flags::RST) {
+                self.queue_reply_rst(seg.ack, None);
+            }
+            sink.note(Note::Unexpected);
+            return;
+        }
+        // Second: a RST counts only if it acknowledges our SYN (RFC 5961 §3.2).
+        if f.contains(Flags::RST) {
+            if has_ack {
+                self.report_stale(seg, StaleKind::Rst, sink);
+                self.close_with(CloseReason::Reset, sink);
+            } else {
+                sink.note(Note::Unexpected);
+            }
+            return;
+        }
+        // Fourth: without a SYN there is nothing to synchronize with.
+        if !f.contains(Flags::SYN) {
+            sink.note(Note::Unexpected);
+            return;
+        }
+        self.rcv_nxt = seg.seq + 1;
+        self.set_peer_mss(cfg, seg.mss);
+        self.update_window(seg);
+        if has_ack {
+            // SYN-ACK: our SYN is acknowledged; ESTABLISHED, and ACK it.
+            self.ack_advanced(cfg, now, seg.ack);
+            self.finish_handshake(cfg);
+            self.set_state(State::Established, sink);
+            self.bits |= ACK_PENDING;
+            // Data and FIN riding on the SYN-ACK: continue at the sixth step.
+            // (A stale SYN-ACK reports Syn, whatever else it carried.)
+            let mut kind = None;
+            self.process_text_and_fin(cfg, now, seg, seg.seq + 1, false, &mut kind, sink);
+            self.report_stale(seg, StaleKind::Syn, sink);
+        } else {
+            // Simultaneous open (§3.5 Figure 8): SYN-RECEIVED, answer with SYN-ACK. Text on
+            // the SYN is not kept; the peer will send it again.
+            if seg.payload_len > 0 || f.contains(Flags::FIN) {
+                sink.note(Note::Unexpected);
+            }
+            self.set_state(State::SynReceived, sink);
+            self.snd_rtx = self.iss;
+            self.report_stale(seg, StaleKind::Syn, sink);
+        }
+    }
+
+    /// RFC 9293 §3.10.7.4: SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT, CLOSING,
+    /// LAST-ACK (TIME-WAIT has its own function).
+    fn on_other_states<S: Sink>(
+        &mut self,
+        cfg: &TcpConfig,
+        now: SimTime,
+        seg: &Segment,
+        sink: &mut S,
+    ) {
+        let f = seg.flags;
+        // First: sequence number.
+        if !seq_acceptable(self.rcv_nxt, cfg.window, seg.seq, seg.seg_len()) {
+            if f.contains(Flags::RST) {
+                sink.note(Note::Unexpected);
+                return;
+            }
+            if self.state == State::SynReceived
+                && f.contains(Flags::SYN)
+                && !f.contains(Flags::ACK)
+                && seg.seq + 1 == self.rcv_nxt
+            {
+                // The peer sent its SYN again, so our SYN-ACK was lost: send it again
+                // (Linux tcp_check_req -> inet_rtx_syn_ack). Karn: no RTT sample now.
+                self.snd_rtx = self.iss;
+                self.bits = (self.bits | HANDSHAKE_RTX) & !TIMING;
+                sink.event(Event::Retransmit {
+                    kind: RtxKind::SynAck,
+                });
+                return;
+            }
+            // Old duplicate (including a SYN-ACK retransmitted because our ACK was lost):
+            // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+            sink.note(Note::Unexpected);
+            self.bits |= ACK_PENDING;
+            return;
+        }
+        // Second: RST (RFC 5961 §3.2 exact match; in-window otherwise gets a challenge ACK).
+        if f.contains(Flags::RST) {
+            if seg.seq == self.rcv_nxt {
+                // SYN-RECEIVED from a passive open "returns to LISTEN": the host's listener
+                // is separate, so this connection simply ends.
+                self.report_stale(seg, StaleKind::Rst, sink);
+                self.close_with(CloseReason::Reset, sink);
+            } else {
+                sink.note(Note::ChallengeAck);
+                self.bits |= ACK_PENDING;
+            }
+            return;
+        }
+        // Fourth: SYN.
+        if f.contains(Flags::SYN) {
+            if self.state == State::SynReceived && self.is_passive() {
+                // §3.10.7.4: a passive SYN-RECEIVED returns to LISTEN (here: ends).
+                sink.note(Note::Unexpected);
+                self.close_with(CloseReason::Reset, sink);
+            } else {
+                // RFC 5961 §4: challenge ACK.
+                sink.note(Note::ChallengeAck);
+                self.bits |= ACK_PENDING;
+            }
+            return;
+        }
+        // Fifth: ACK.
+        if !f.contains(Flags::ACK) {
+            sink.note(Note::Unexpected);
+            return;
+        }
+        let mut stale: Option<StaleKind> = None;
+        if self.state == State::SynReceived {
+            if !(self.snd_una.lt(seg.ack) && seg.ack.le(self.snd_nxt)) {
+                // Not an ACK of our SYN: <SEQ=SEG.ACK><CTL=RST>.
+                self.queue_reply_rst(seg.ack, None);
+                sink.note(Note::Unexpected);
+                return;
+            }
+            self.update_window(seg);
+            self.finish_handshake(cfg);
+            self.set_state(State::Established, sink);
+            if self.bits & FIN_QUEUED != 0 {
+                // A CLOSE issued in SYN-RECEIVED takes effect now (§3.10.4).
+                self.set_state(State::FinWait1, sink);
+            }
+        }
+        if seg.ack.gt(self.snd_nxt) {
+            // Acknowledges something not yet sent: ACK and drop.
+            sink.note(Note::Unexpected);
+            self.bits |= ACK_PENDING;
+            return;
+        }
+        if seg.ack.lt(self.snd_una - self.max_snd_wnd as u32) {
+            // RFC 5961 §5.2: older than anything the peer could still be acknowledging.
+            sink.note(Note::Unexpected);
+            self.bits |= ACK_PENDING;
+            return;
+        }
+        if self.snd_una.lt(seg.ack) {
+            self.ack_advanced(cfg, now, seg.ack);
+            stale = Some(StaleKind::Ack);
+        }
+        // SND.WND update rule (§3.10.7.4, ESTABLISHED).
+        if self.snd_wl1.lt(seg.seq) || (self.snd_wl1 == seg.seq && self.snd_wl2.le(seg.ack)) {
+            self.update_window(seg);
+        }
+        let fin_acked = self.fin_sent() && self.snd_una == self.snd_nxt;
+        match self.state {
+            // FIN-WAIT-1 -> FIN-WAIT-2 waits until the FIN step: a FIN in this same segment
+            // goes straight to TIME-WAIT.
+            State::FinWait1 => {}
+            State::Closing if fin_acked => {
+                self.report_stale(seg, stale.unwrap_or(StaleKind::Ack), sink);
+                self.enter_time_wait(cfg, now, sink);
+                return;
+            }
+            State::LastAck if fin_acked => {
+                self.report_stale(seg, stale.unwrap_or(StaleKind::Ack), sink);
+                self.close_with(CloseReason::Normal, sink);
+                return;
+            }
+            _ => {}
+        }
+        self.process_text_and_fin(cfg, now, seg, seg.seq, fin_acked, &mut stale, sink);
+        if self.state == State::FinWait1 && fin_acked {
+            self.set_state(State::FinWait2, sink);
+        }
+        if let Some(kind) = stale {
+            self.report_stale(seg, kind, sink);
+        }
+    }
+
+    /// Steps six to eight of §3.10.7.4: payload starting at `data_seq`, then FIN.
+    #[allow(clippy::too_many_arguments)]
+    fn process_text_and_fin<S: Sink>(
+        &mut self,
+        cfg: &TcpConfig,
+        now: SimTime,
+        seg: &Segment,
+        data_seq: SeqNum,
+        fin_acked: bool,
+        stale: &mut Option<StaleKind>,
+        sink: &mut S,
+    ) {
+        // Seventh: segment text.
+        if seg.payload_len > 0 {
+            match self.state {
+                State::Established | State::FinWait1 | State::FinWait2 => {
+                    if self.receive_data(cfg, data_seq, seg.payload_len, sink) {
+                        *stale = Some(StaleKind::Data);
+                    }
+                }
+                // The peer's FIN came already: "ignore the segment text".
+                _ => sink.note(Note::Unexpected),
+            }
+        }
+        // Eighth: FIN, accepted only when everything before it has arrived.
+        if !seg.flags.contains(Flags::FIN) {
+            return;
+        }
+        if data_seq + seg.payload_len != self.rcv_nxt {
+            // A FIN beyond a gap: not accepted; a duplicate ACK tells the peer where we are.
+            if matches!(
+                self.state,
+                State::Established | State::FinWait1 | State::FinWait2
+            ) {
+                self.bits |= ACK_PENDING;
+            }
+            return;
+        }
+        let next = match self.state {
+            State::SynReceived | State::Established => State::CloseWait,
+            State::FinWait1 if fin_acked => State::TimeWait,
+            State::FinWait1 => State::Closing,
+            State::FinWait2 => State::TimeWait,
+            // CLOSE-WAIT, CLOSING, LAST-ACK already have the FIN; the sequence check has
+            // turned duplicates away before this point.
+            _ => return,
+        };
+        self.rcv_nxt += 1;
+        self.bits |= ACK_PENDING;
+        if *stale != Some(StaleKind::Data) && *stale != Some(StaleKind::Syn) {
+            *stale = Some(StaleKind::Fin);
+        }
+        sink.event(Event::PeerFin);
+        if next == State::TimeWait {
+            self.enter_time_wait(cfg, now, sink);
+        } else {
+            self.set_state(next, sink);
+        }
+    }
+
+    /// Accepts payload `[seq, seq+len)` (already known to overlap the window). Returns true if
+    /// new bytes were delivered. Keeps one out-of-order range; data that would need a second
+    /// one is dropped (the sender goes back to SND.UNA after its RTO anyway).
+    fn receive_data<S: Sink>(
+        &mut self,
+        cfg: &TcpConfig,
+        seq: SeqNum,
+        len: u32,
+        sink: &mut S,
+    ) -> bool {
+        self.bits |= ACK_PENDING;
+        let wnd_end = self.rcv_nxt + cfg.window as u32;
+        let mut end = seq + len;
+        if end.gt(wnd_end) {
+            end = wnd_end;
+        }
+        if seq.gt(self.rcv_nxt) {
+            sink.note(Note::OutOfOrder);
+            if self.bits & OOO == 0 {
+                self.ooo_start = seq;
+                self.ooo_len = (end - seq) as u32;
+                self.bits |= OOO;
+            } else {
+                let (s, e) = (self.ooo_start, self.ooo_start + self.ooo_len);
+                // Merge when the ranges touch; otherwise keep the one we have.
+                if seq.le(e) && end.ge(s) {
+                    let ns = if seq.lt(s) { seq } else { s };
+                    let ne = end.max(e);
+                    self.ooo_start = ns;
+                    self.ooo_len = (ne - ns) as u32;
+                }
+            }
+            return false;
+        }
+        if end.le(self.rcv_nxt) {
+            return false;
+        }
+        // Both distances are positive here; `gt` above guarantees it.
+        let mut delivered = (end - self.rcv_nxt) as u32;
+        self.rcv_nxt = end;
+        if self.bits & OOO != 0 && self.ooo_start.le(self.rcv_nxt) {
+            let ooo_end = self.ooo_start + self.ooo_len;
+            if ooo_end.gt(self.rcv_nxt) {
+                delivered = delivered.saturating_add((ooo_end - self.rcv_nxt) as u32);
+                self.rcv_nxt = ooo_end;
+            }
+            self.bits &= !OOO;
+        }
+        sink.event(Event::Received { bytes: delivered });
+        true
+    }
+
+    /// SND.UNA moves to `ack` (RFC 9293 §3.10.7.4 ESTABLISHED; RFC 6298 §5.2-5.3).
+    fn ack_advanced(&mut self, cfg: &TcpConfig, now: SimTime, ack: SeqNum) {
+        self.snd_una = ack;
+        self.retries = 0;
+        if self.snd_rtx.lt(ack) {
+            self.snd_rtx = ack;
+        }
+        if self.bits & TIMING != 0 && ack.ge(self.rtt_seq) {
+            self.bits &= !TIMING;
+            self.rtt_sample(cfg, now - self.rtt_start);
+        }
+        self.timer_at = if self.snd_una == self.snd_nxt {
+            SimTime::MAX
+        } else {
+            now + self.rto
+        };
+    }
+
+    /// RFC 6298 §2.2-2.5, in integer nanoseconds; G (clock granularity) is 1 ns.
+    fn rtt_sample(&mut self, cfg: &TcpConfig, r: SimDuration) {
+        let r = r.as_nanos();
+        if self.bits & HAVE_RTT == 0 {
+            self.srtt_ns = r;
+            self.rttvar_ns = r / 2;
+            self.bits |= HAVE_RTT;
+        } else {
+            // beta = 1/4, alpha = 1/8; RTTVAR uses the old SRTT.
+            let delta = self.srtt_ns.abs_diff(r);
+            self.rttvar_ns = (self.rttvar_ns.saturating_mul(3).saturating_add(delta)) / 4;
+            self.srtt_ns = (self.srtt_ns.saturating_mul(7).saturating_add(r)) / 8;
+        }
+        let rto = self
+            .srtt_ns
+            .saturating_add(self.rttvar_ns.saturating_mul(4).max(1));
+        self.rto = SimDuration::from_nanos(rto)
+            .max(cfg.rto_min)
+            .min(cfg.rto_max);
+    }
+
+    /// Entering ESTABLISHED: RFC 6298 §5.7 when the handshake had to retransmit (Karn's rule
+    /// left no sample).
+    fn finish_handshake(&mut self, cfg: &TcpConfig) {
+        if self.bits & HANDSHAKE_RTX != 0 && self.bits & HAVE_RTT == 0 {
+            self.rto = cfg
+                .rto_initial
+                .max(RTO_FALLBACK)
+                .max(cfg.rto_min)
+                .min(cfg.rto_max);
+        }
+    }
+
+    fn report_stale<S: Sink>(&self, seg: &Segment, kind: StaleKind, sink: &mut S) {
+        if seg.incarnation != self.incarnation {
+            sink.event(Event::StaleAccepted { kind });
+        }
+    }
+
+    // ---------------------------------------------------------------- timers
+
+    /// The RTO or TIME-WAIT deadline, if one is running.
+    pub fn poll_timeout(&self) -> Option<SimTime> {
+        (self.timer_at != SimTime::MAX).then_some(self.timer_at)
+    }
+
+    /// Fires whatever is due at `now`; nothing if nothing is.
+    pub fn handle_timeout<S: Sink>(&mut self, cfg: &TcpConfig, now: SimTime, sink: &mut S) {
+        if self.timer_at == SimTime::MAX || now < self.timer_at {
+            return;
+        }
+        match self.state {
+            // RFC 9293 §3.10.8, time-wait timeout.
+            State::TimeWait => {
+                if time_wait_timeout(&self.time_wait_core(), now, sink) {
+                    self.state = State::Closed;
+                    self.timer_at = SimTime::MAX;
+                    self.bits = 0;
+                }
+            }
+            // Retransmission timeout.
+            State::SynSent
+            | State::SynReceived
+            | State::Established
+            | State::FinWait1
+            | State::CloseWait
+            | State::Closing
+            | State::LastAck => self.on_rto(cfg, now, sink),
+            // Nothing is outstanding here.
+            State::FinWait2 | State::Closed | State::Listen => self.timer_at = SimTime::MAX,
+        }
+    }
+
+    /// RFC 6298 §5.4-5.6: go back to SND.UNA, back off, restart; or give up.
+    fn on_rto<S: Sink>(&mut self, cfg: &TcpConfig, now: SimTime, sink: &mut S) {
+        if self.snd_una == self.snd_nxt {
+            self.timer_at = SimTime::MAX;
+            return;
+        }
+        let (limit, reason, kind) = match self.state {
+            State::SynSent => (cfg.syn_retries, CloseReason::ConnectTimeout, RtxKind::Syn),
+            State::SynReceived if self.is_passive() => (
+                cfg.synack_retries,
+                CloseReason::HandshakeTimeout,
+                RtxKind::SynAck,
+            ),
+            State::SynReceived => (
+                cfg.syn_retries,
+                CloseReason::HandshakeTimeout,
+                RtxKind::SynAck,
+            ),
+            _ if self.snd_una.lt(self.data_end()) => {
+                (cfg.retries2, CloseReason::RetriesExceeded, RtxKind::Data)
+            }
+            _ => (cfg.retries2, CloseReason::RetriesExceeded, RtxKind::Fin),
+        };
+        if self.retries as u32 >= limit {
+            self.close_with(reason, sink);
+            return;
+        }
+        self.retries = self.retries.saturating_add(1);
+        if matches!(kind, RtxKind::Syn | RtxKind::SynAck) {
+            self.bits |= HANDSHAKE_RTX;
+        }
+        // Karn's rule (RFC 6298 §3): no sample from a retransmitted segment.
+        self.bits &= !TIMING;
+        sink.event(Event::Retransmit { kind });
+        self.rto = self.rto.doubled_max(cfg.rto_max);
+        self.snd_rtx = self.snd_una;
+        self.timer_at = now + self.rto;
+    }
+
+    // ---------------------------------------------------------------- output
+
+    fn segment(&self, cfg: &TcpConfig, seq: SeqNum, flags: Flags, payload_len: u32) -> Segment {
+        Segment {
+            src: self.local,
+            dst: self.remote,
+            seq,
+            ack: if flags.contains(Flags::ACK) {
+                self.rcv_nxt
+            } else {
+                SeqNum(0)
+            },
+            flags,
+            window: cfg.window,
+            mss: if flags.contains(Flags::SYN) {
+                cfg.mss
+            } else {
+                0
+            },
+            payload_len,
+            incarnation: self.incarnation,
+        }
+    }
+
+    /// Something occupying sequence space up to `end` goes on the wire at `now`; `fresh` if it
+    /// was never sent before (only those may be timed, Karn's rule).
+    fn on_sent(&mut self, now: SimTime, end: SeqNum, fresh: bool) {
+        // RFC 6298 §5.1: start the timer if it is not running.
+        if self.timer_at == SimTime::MAX {
+            self.timer_at = now + self.rto;
+        }
+        if fresh && self.bits & TIMING == 0 {
+            self.bits |= TIMING;
+            self.rtt_seq = end;
+            self.rtt_start = now;
+        }
+        self.bits &= !ACK_PENDING;
+    }
+
+    /// The next segment to send, if any.
+    pub fn poll_transmit(&mut self, cfg: &TcpConfig, now: SimTime) -> Option<Segment> {
+        if self.bits & REPLY_RST != 0 {
+            let with_ack = self.bits & REPLY_WITH_ACK != 0;
+            self.bits &= !(REPLY_RST | REPLY_WITH_ACK);
+            let flags = if with_ack {
+                Flags::RST | Flags::ACK
+            } else {
+                Flags::RST
+            };
+            let mut s = self.segment(cfg, self.reply_seq, flags, 0);
+            s.ack = if with_ack { self.reply_ack } else { SeqNum(0) };
+            s.window = 0;
+            return Some(s);
+        }
+        if self.bits & RST_PENDING != 0 {
+            self.bits &= !RST_PENDING;
+            let mut s = self.segment(cfg, self.snd_nxt, Flags::RST, 0);
+            s.window = 0;
+            return Some(s);
+        }
+        match self.state {
+            State::Closed | State::Listen => None,
+            State::TimeWait => self
+                .take_ack()
+                .then(|| time_wait_ack(&self.time_wait_core(), cfg, self.local, self.remote)),
+            State::SynSent | State::SynReceived if self.snd_rtx == self.iss => {
+                let flags = if self.state == State::SynSent {
+                    Flags::SYN
+                } else {
+                    Flags::SYN | Flags::ACK
+                };
+                let s = self.segment(cfg, self.iss, flags, 0);
+                self.snd_rtx = self.iss + 1;
+                self.on_sent(now, self.iss + 1, self.bits & HANDSHAKE_RTX == 0);
+                Some(s)
+            }
+            State::SynSent | State::SynReceived | State::FinWait2 => self.bare_ack(cfg),
+            State::Established
+            | State::FinWait1
+            | State::CloseWait
+            | State::Closing
+            | State::LastAck => self.transmit_data(cfg, now).or_else(|| self.bare_ack(cfg)),
+        }
+    }
+
+    fn take_ack(&mut self) -> bool {
+        let pending = self.bits & ACK_PENDING != 0;
+        self.bits &= !ACK_PENDING;
+        pending
+    }
+
+    fn bare_ack(&mut self, cfg: &TcpConfig) -> Option<Segment> {
+        self.take_ack()
+            .then(|| self.segment(cfg, self.snd_nxt, Flags::ACK, 0))
+    }
+
+    /// Data and FIN: first what an RTO sent us back for, then new data within the peer's
+    /// window, MSS at a time, with the FIN on the last segment once the application closed.
+    fn transmit_data(&mut self, cfg: &TcpConfig, now: SimTime) -> Option<Segment> {
+        let mss = self.send_mss as u32;
+        let wnd_end = self.snd_una + self.snd_wnd as u32;
+        let room = |from: SeqNum| (wnd_end - from).max(0) as u32;
+        if self.snd_rtx.lt(self.snd_nxt) {
+            // Going back N after an RTO.
+            let data_end = self.data_end();
+            let avail = (data_end - self.snd_rtx).max(0) as u32;
+            let len = mss.min(avail).min(room(self.snd_rtx));
+            let fin = self.fin_sent() && self.snd_rtx + len == data_end;
+            if len == 0 && !fin {
+                return None;
+            }
+            let seq = self.snd_rtx;
+            let s = self.data_segment(cfg, seq, len, fin, len > 0 && seq + len == data_end);
+            self.snd_rtx = seq + len + fin as u32;
+            self.on_sent(now, self.snd_rtx, false);
+            return Some(s);
+        }
+        // New data.
+        let len = (mss.min(room(self.snd_nxt)) as u64).min(self.snd_pending) as u32;
+        let fin = self.bits & FIN_QUEUED != 0 && !self.fin_sent() && self.snd_pending == len as u64;
+        if len == 0 && !fin {
+            return None;
+        }
+        let seq = self.snd_nxt;
+        self.snd_pending -= len as u64;
+        let s = self.data_segment(cfg, seq, len, fin, len > 0 && self.snd_pending == 0);
+        self.snd_nxt = seq + len + fin as u32;
+        self.snd_rtx = self.snd_nxt;
+        if fin {
+            self.bits |= FIN_SENT;
+        }
+        self.on_sent(now, self.snd_nxt, true);
+        Some(s)
+    }
+
+    fn data_segment(
+        &self,
+        cfg: &TcpConfig,
+        seq: SeqNum,
+        len: u32,
+        fin: bool,
+        push: bool,
+    ) -> Segment {
+        let mut flags = Flags::ACK;
+        if fin {
+            flags |= Flags::FIN;
+        }
+        if push {
+            flags |= Flags::PSH;
+        }
+        self.segment(cfg, seq, flags, len)
+    }
+}

@@ -1,0 +1,938 @@
+//! Two `Host`s back to back (tests/common): whole lifecycles, losses, ports, TIME-WAIT.
+
+mod common;
+
+use common::*;
+use tcp_model::*;
+
+fn zero_isn() -> TcpConfig {
+    TcpConfig {
+        isn: IsnPolicy::Zero,
+        ..TcpConfig::default()
+    }
+}
+
+use State::*;
+
+mod lifecycle {
+    use super::*;
+
+    #[test]
+    fn client_closes_first() {
+        let mut net = Net::new(TcpConfig::default());
+        net.app = request_response(100, 1000, true);
+        let c = net.connect(1);
+        net.run();
+        // One id per connection for its whole life, TIME-WAIT record included.
+        let ids = |h| {
+            let mut v: Vec<_> = net
+                .events
+                .iter()
+                .filter(|e| e.1 == h)
+                .filter_map(|e| match e.2 {
+                    HostEvent::Conn { conn, .. } | HostEvent::Incoming { conn, .. } => Some(conn),
+                    _ => None,
+                })
+                .collect();
+            v.dedup();
+            v
+        };
+        assert_eq!(ids(C), [c]);
+        assert_eq!(ids(S).len(), 1);
+        assert_eq!(
+            net.states(C),
+            [
+                (ms(0), Closed, SynSent),
+                (ms(20), SynSent, Established),
+                (ms(40), Established, FinWait1),
+                (ms(60), FinWait1, FinWait2),
+                (ms(60), FinWait2, TimeWait),
+                (ms(60_060), TimeWait, Closed),
+            ]
+        );
+        assert_eq!(
+            net.states(S),
+            [
+                (ms(10), Listen, SynReceived),
+                (ms(30), SynReceived, Established),
+                (ms(50), Established, CloseWait),
+                (ms(50), CloseWait, LastAck),
+                (ms(70), LastAck, Closed),
+            ]
+        );
+        assert_eq!(net.closes(C), [(ms(60_060), CloseReason::Normal)]);
+        assert_eq!(net.closes(S), [(ms(70), CloseReason::Normal)]);
+        for h in [C, S] {
+            assert_eq!(net.hosts[h].connections(), 0);
+            assert_eq!(net.hosts[h].stats().retransmits.total(), 0);
+            assert_eq!(net.hosts[h].stats().unexpected_segments, 0);
+        }
+        assert_eq!(net.hosts[C].stats().time_wait_peak, 1);
+        assert_eq!(net.hosts[S].stats().time_wait_peak, 0);
+        // The passive side is tagged with the SYN's incarnation.
+        assert!(matches!(
+            net.events.iter().find(|e| e.1 == S).unwrap().2,
+            HostEvent::Incoming { tag: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn server_closes_first() {
+        let mut net = Net::new(TcpConfig::default());
+        net.app = request_response(100, 1000, false);
+        net.connect(1);
+        net.run();
+        assert_eq!(
+            net.states(S),
+            [
+                (ms(10), Listen, SynReceived),
+                (ms(30), SynReceived, Established),
+                (ms(30), Established, FinWait1),
+                (ms(50), FinWait1, FinWait2),
+                (ms(50), FinWait2, TimeWait),
+                (ms(60_050), TimeWait, Closed),
+            ]
+        );
+        assert_eq!(net.closes(C), [(ms(60), CloseReason::Normal)]);
+        assert_eq!(net.hosts[S].stats().time_wait_peak, 1);
+        assert_eq!(net.hosts[C].connections() + net.hosts[S].connections(), 0);
+    }
+
+    #[test]
+    fn request_and_response_in_several_mss_segments() {
+        let mut net = Net::new(TcpConfig::default());
+        net.app = request_response(3000, 10_000, true);
+        net.connect(1);
+        net.run();
+        let data = |h| {
+            net.sent
+                .iter()
+                .filter(|s| s.1 == h && s.2.payload_len > 0)
+                .map(|s| s.2.payload_len)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(data(C), [1460, 1460, 80]);
+        assert_eq!(data(S), [1460, 1460, 1460, 1460, 1460, 1460, 1240]);
+        let received = |h| {
+            net.conn_events(h)
+                .iter()
+                .map(|e| match e.1 {
+                    Event::Received { bytes } => bytes as u64,
+                    _ => 0,
+                })
+                .sum::<u64>()
+        };
+        assert_eq!((received(C), received(S)), (10_000, 3000));
+        assert_eq!(net.closes(C).len() + net.closes(S).len(), 2);
+    }
+
+    #[test]
+    fn simultaneous_close_through_closing() {
+        let mut net = Net::new(TcpConfig::default());
+        let c = net.connect(1);
+        net.run_until(ms(100));
+        let s = net
+            .events
+            .iter()
+            .find_map(|e| match e.2 {
+                HostEvent::Incoming { conn, .. } => Some(conn),
+                _ => None,
+            })
+            .unwrap();
+        net.hosts[C].close(ms(100), c);
+        net.hosts[S].close(ms(100), s);
+        net.run();
+        for h in [C, S] {
+            let st: Vec<_> = net.states(h).into_iter().skip(2).collect();
+            assert_eq!(
+                st,
+                [
+                    (ms(100), Established, FinWait1),
+                    (ms(110), FinWait1, Closing),
+                    (ms(120), Closing, TimeWait),
+                    (ms(60_120), TimeWait, Closed),
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn abort_resets_the_peer() {
+        let mut net = Net::new(TcpConfig::default());
+        let c = net.connect(1);
+        net.run_until(ms(100));
+        net.hosts[C].abort(ms(100), c);
+        net.run();
+        assert_eq!(net.closes(C), [(ms(100), CloseReason::Aborted)]);
+        assert_eq!(net.closes(S), [(ms(110), CloseReason::Reset)]);
+        assert_eq!(net.hosts[C].stats().rst_sent, 1);
+        assert_eq!(net.hosts[C].connections() + net.hosts[S].connections(), 0);
+    }
+
+    #[test]
+    fn connection_refused_by_rst() {
+        let mut net = Net::new(TcpConfig::default());
+        net.hosts[C]
+            .connect(
+                ms(0),
+                Addr {
+                    ip: SERVER_IP,
+                    port: 81,
+                },
+                1,
+                1,
+            )
+            .unwrap();
+        net.run();
+        assert_eq!(net.closes(C), [(ms(20), CloseReason::Reset)]);
+        assert_eq!(net.hosts[S].stats().segments_no_connection, 1);
+        assert_eq!(net.hosts[S].stats().rst_sent, 1);
+    }
+}
+
+mod losses {
+    use super::*;
+
+    #[test]
+    fn lost_syn_retransmitted_at_1s_then_3s() {
+        let mut net = Net::new(TcpConfig::default());
+        net.lose = Box::new(|t, h, s| h == C && s.flags == Flags::SYN && t < ms(3000));
+        net.app = request_response(10, 10, true);
+        net.connect(1);
+        net.run();
+        let syns: Vec<_> = net
+            .sent_by(C)
+            .into_iter()
+            .filter(|s| s.1 == Flags::SYN)
+            .collect();
+        assert_eq!(
+            syns,
+            [
+                (ms(0), Flags::SYN, true),
+                (ms(1000), Flags::SYN, true),
+                (ms(3000), Flags::SYN, false)
+            ]
+        );
+        assert_eq!(net.states(C)[1], (ms(3020), SynSent, Established));
+        assert_eq!(net.hosts[C].stats().retransmits.syn, 2);
+    }
+
+    #[test]
+    fn connect_timeout_after_syn_retries() {
+        let mut net = Net::new(TcpConfig {
+            ephemeral_ports: [40000, 40000],
+            ..TcpConfig::default()
+        });
+        net.lose = Box::new(|_, h, _| h == C);
+        net.connect(1);
+        net.run();
+        let times: Vec<_> = net.sent_by(C).into_iter().map(|s| s.0).collect();
+        assert_eq!(times, [0, 1000, 3000, 7000, 15000, 31000, 63000].map(ms));
+        assert_eq!(net.closes(C), [(ms(127_000), CloseReason::ConnectTimeout)]);
+        assert_eq!(net.hosts[C].connections(), 0);
+        // The only port is free again.
+        assert!(net.hosts[C].connect(net.now, SERVER, 2, 2).is_ok());
+    }
+
+    #[test]
+    fn lost_syn_ack_retransmitted_at_1s_and_duplicate_syn_answered() {
+        let mut net = Net::new(TcpConfig::default());
+        let mut first = true;
+        net.lose = Box::new(move |_, h, s| {
+            let lose = h == S && s.flags == Flags::SYN | Flags::ACK && first;
+            first &= !lose;
+            lose
+        });
+        net.connect(1);
+        net.run_until(ms(2000));
+        let synacks: Vec<_> = net
+            .sent_by(S)
+            .into_iter()
+            .filter(|s| s.1 == Flags::SYN | Flags::ACK)
+            .collect();
+        // Lost at 10 ms; the server's RTO at 1010 ms and the client's SYN retransmitted at 1000 ms
+        // (arriving at 1010 ms) each bring one.
+        assert_eq!(
+            synacks,
+            [
+                (ms(10), Flags::SYN | Flags::ACK, true),
+                (ms(1010), Flags::SYN | Flags::ACK, false),
+                (ms(1010), Flags::SYN | Flags::ACK, false)
+            ]
+        );
+        assert_eq!(net.states(C)[1], (ms(1020), SynSent, Established));
+        assert_eq!(net.states(S)[1], (ms(1030), SynReceived, Established));
+        assert_eq!(net.hosts[S].stats().retransmits.syn_ack, 2);
+        assert_eq!(
+            net.hosts[S].connections(),
+            1,
+            "the duplicate SYN made no second connection"
+        );
+    }
+
+    #[test]
+    fn lost_final_ack_last_ack_retransmits_fin_and_time_wait_restarts() {
+        let mut net = Net::new(TcpConfig::default());
+        net.app = request_response(100, 1000, true);
+        net.lose = Box::new(|t, h, s| h == C && s.flags == Flags::ACK && t == ms(60));
+        net.connect(1);
+        net.run();
+        assert!(net.sent.iter().any(|s| s.3), "the final ACK was lost");
+        // LAST-ACK since 50 ms; RTO = rto_min = 200 ms: the FIN again at 250 ms.
+        let fins: Vec<_> = net
+            .sent_by(S)
+            .into_iter()
+            .filter(|s| s.1.contains(Flags::FIN))
+            .map(|s| s.0)
+            .collect();
+        assert_eq!(fins, [ms(50), ms(250)]);
+        assert_eq!(net.hosts[S].stats().retransmits.fin, 1);
+        assert_eq!(net.closes(S), [(ms(270), CloseReason::Normal)]);
+        // TIME-WAIT re-ACKed the FIN at 260 ms and restarted: 260 + 60 s.
+        assert_eq!(net.closes(C), [(ms(60_260), CloseReason::Normal)]);
+        assert_eq!(net.hosts[C].stats().time_wait_entered, 1);
+    }
+}
+
+mod resets {
+    use super::*;
+
+    fn to_server(port: u16, seq: u32, ack: u32, flags: Flags, len: u32) -> Segment {
+        Segment {
+            src: Addr {
+                ip: CLIENT_IP,
+                port: 5555,
+            },
+            dst: Addr {
+                ip: SERVER_IP,
+                port,
+            },
+            seq: SeqNum(seq),
+            ack: SeqNum(ack),
+            flags,
+            window: 1000,
+            mss: 0,
+            payload_len: len,
+            incarnation: 9,
+        }
+    }
+
+    #[test]
+    fn segment_for_no_connection_gets_rst_in_both_forms() {
+        let mut h = Host::new(SERVER_IP, TcpConfig::default(), 1);
+        h.handle_segment(ms(0), &to_server(81, 100, 777, Flags::ACK, 10));
+        let r = h.poll_transmit().unwrap();
+        assert_eq!(
+            (r.seq, r.flags, r.dst.port, r.src.port),
+            (SeqNum(777), Flags::RST, 5555, 81)
+        );
+        h.handle_segment(ms(0), &to_server(81, 100, 0, Flags::SYN, 0));
+        let r = h.poll_transmit().unwrap();
+        assert_eq!(
+            (r.seq, r.ack, r.flags),
+            (SeqNum(0), SeqNum(101), Flags::RST | Flags::ACK)
+        );
+        assert_eq!(
+            r.incarnation, 9,
+            "a reply carries the incarnation it answers"
+        );
+        h.handle_segment(ms(0), &to_server(81, 100, 0, Flags::FIN, 20));
+        assert_eq!(h.poll_transmit().unwrap().ack, SeqNum(121));
+        h.handle_segment(ms(0), &to_server(81, 100, 0, Flags::RST, 0));
+        assert_eq!(h.poll_transmit(), None, "never a RST for a RST");
+        assert_eq!(h.stats().segments_no_connection, 4);
+        assert_eq!(h.stats().rst_sent, 3);
+        // A listener resets an ACK, ignores a RST.
+        h.listen(81).unwrap();
+        h.handle_segment(ms(0), &to_server(81, 100, 555, Flags::ACK, 0));
+        assert_eq!(
+            h.poll_transmit().map(|r| (r.seq, r.flags)),
+            Some((SeqNum(555), Flags::RST))
+        );
+        h.handle_segment(ms(0), &to_server(81, 100, 0, Flags::RST, 0));
+        assert_eq!(h.poll_transmit(), None);
+        assert_eq!(h.connections(), 0);
+        // Not our address: dropped.
+        let mut s = to_server(81, 1, 0, Flags::SYN, 0);
+        s.dst.ip = 99;
+        h.handle_segment(ms(0), &s);
+        assert_eq!((h.poll_transmit(), h.stats().misaddressed), (None, 1));
+        assert_eq!(
+            h.listen(81),
+            Err(ListenError::AlreadyListening { port: 81 })
+        );
+        assert_eq!(h.listen(0), Err(ListenError::InvalidPort));
+    }
+
+    #[test]
+    fn valid_rst_kills_an_established_connection() {
+        let mut net = Net::new(zero_isn());
+        net.connect(1);
+        net.run_until(ms(100));
+        let port = net.sent[0].2.src.port;
+        // Server's RCV.NXT is 1 (client ISS 0 + SYN).
+        let mut rst = Segment {
+            src: Addr {
+                ip: CLIENT_IP,
+                port,
+            },
+            dst: SERVER,
+            seq: SeqNum(5),
+            flags: Flags::RST,
+            incarnation: 1,
+            ..Segment::default()
+        };
+        net.inject(S, rst);
+        assert_eq!(
+            net.hosts[S].stats().challenge_acks,
+            1,
+            "in window, not exact: challenge ACK"
+        );
+        rst.seq = SeqNum(1);
+        net.inject(S, rst);
+        assert_eq!(net.closes(S), [(ms(100), CloseReason::Reset)]);
+        assert_eq!(net.hosts[S].connections(), 0);
+    }
+}
+
+mod ports {
+    use super::*;
+
+    #[test]
+    fn exhaustion_after_the_range_is_used() {
+        let cfg = TcpConfig {
+            ephemeral_ports: [40000, 40003],
+            ..TcpConfig::default()
+        };
+        let mut h = Host::new(CLIENT_IP, cfg, 1);
+        let mut ports = Vec::new();
+        for i in 0..4 {
+            h.connect(ms(0), SERVER, i, i as u64).unwrap();
+            ports.push(h.poll_transmit().unwrap().src.port);
+        }
+        assert_eq!(ports, [40000, 40001, 40002, 40003]);
+        for _ in 0..1000 {
+            assert_eq!(
+                h.connect(ms(0), SERVER, 9, 9),
+                Err(ConnectError::PortExhausted { remote: SERVER })
+            );
+        }
+        assert_eq!(h.stats().port_exhausted, 1000);
+        // Ports are per remote: another server still has all four.
+        let other = Addr {
+            ip: SERVER_IP,
+            port: 8080,
+        };
+        assert!(h.connect(ms(0), other, 5, 5).is_ok());
+        assert_eq!(
+            h.connect(ms(0), Addr { ip: 1, port: 0 }, 1, 1),
+            Err(ConnectError::InvalidRemote {
+                remote: Addr { ip: 1, port: 0 }
+            })
+        );
+    }
+
+    #[test]
+    fn random_selection_is_deterministic_and_covers_the_range() {
+        let cfg = TcpConfig {
+            ephemeral_ports: [50000, 50009],
+            port_selection: PortSelection::Random,
+            ..TcpConfig::default()
+        };
+        let run = || {
+            let mut h = Host::new(CLIENT_IP, cfg.clone(), 42);
+            (0..10)
+                .map(|i| {
+                    h.connect(ms(0), SERVER, i, 0).unwrap();
+                    h.poll_transmit().unwrap().src.port
+                })
+                .collect::<Vec<_>>()
+        };
+        let a = run();
+        assert_eq!(a, run());
+        let mut sorted = a.clone();
+        sorted.sort();
+        assert_eq!(sorted, (50000..50010).collect::<Vec<_>>());
+        assert_ne!(a, sorted, "not sequential");
+    }
+
+    #[test]
+    fn time_wait_holds_the_port_until_expiry() {
+        let cfg = TcpConfig {
+            ephemeral_ports: [40000, 40000],
+            ..TcpConfig::default()
+        };
+        let mut net = Net::new(cfg);
+        net.app = request_response(0, 0, true);
+        net.connect(1);
+        net.run_until(ms(1000));
+        assert_eq!(net.hosts[C].time_wait_count(), 1);
+        // TIME-WAIT entered at 40 ms (no data): it holds 40000 until 60.040 s.
+        assert_eq!(net.states(C).last(), Some(&(ms(40), FinWait2, TimeWait)));
+        net.run_until(ms(60_039));
+        assert!(matches!(
+            net.hosts[C].connect(net.now, SERVER, 2, 2),
+            Err(ConnectError::PortExhausted { .. })
+        ));
+        net.run_until(ms(60_040));
+        assert_eq!(net.hosts[C].time_wait_count(), 0);
+        let c = net.hosts[C].connect(net.now, SERVER, 2, 2).unwrap();
+        net.drain(C);
+        assert_eq!(net.sent.last().unwrap().2.src.port, 40000);
+        net.run();
+        assert_eq!(net.hosts[C].conn_state(c), None);
+        assert_eq!(net.closes(C).len(), 2);
+    }
+}
+
+mod time_wait {
+    use super::*;
+
+    /// Drives a standalone `Endpoint` and a client `Host` with the same script and checks that
+    /// they send the same segments and report the same events, TIME-WAIT included.
+    struct Twin {
+        cfg: TcpConfig,
+        ep: Endpoint,
+        host: Host,
+        timers: Vec<(SimTime, TimerToken)>,
+        local: Addr,
+        conn: ConnId,
+        /// Host events produced by wake-ups, waiting for `compare`.
+        stash: Vec<Event>,
+    }
+
+    impl Twin {
+        fn new(cfg: TcpConfig) -> Twin {
+            let mut host = Host::new(CLIENT_IP, cfg.clone(), 1);
+            let conn = host.connect(ms(0), SERVER, 1, 1).unwrap();
+            let local = Addr {
+                ip: CLIENT_IP,
+                port: cfg.ephemeral_ports[0],
+            };
+            let ep = Endpoint::connect(&cfg, ms(0), local, SERVER, SeqNum(0), 1);
+            let mut t = Twin {
+                cfg,
+                ep,
+                host,
+                timers: Vec::new(),
+                local,
+                conn,
+                stash: Vec::new(),
+            };
+            t.compare(ms(0));
+            t
+        }
+
+        #[track_caller]
+        fn compare(&mut self, now: SimTime) -> (Vec<Segment>, Vec<Event>) {
+            let segs_ep: Vec<_> =
+                std::iter::from_fn(|| self.ep.poll_transmit(&self.cfg, now)).collect();
+            let ev_ep: Vec<_> = std::iter::from_fn(|| self.ep.poll_event()).collect();
+            let segs_host: Vec<_> = std::iter::from_fn(|| self.host.poll_transmit()).collect();
+            let mut ev_host = std::mem::take(&mut self.stash);
+            while let Some(e) = self.host.poll_event() {
+                match e {
+                    HostEvent::Timer { token, at } => self.timers.push((at, token)),
+                    HostEvent::Conn { event, tag, .. } => {
+                        assert_eq!(tag, 1);
+                        ev_host.push(event)
+                    }
+                    HostEvent::Incoming { .. } => panic!("no listener"),
+                }
+            }
+            assert_eq!(segs_ep, segs_host, "segments differ at {now:?}");
+            assert_eq!(ev_ep, ev_host, "events differ at {now:?}");
+            (segs_ep, ev_ep)
+        }
+
+        fn segment(
+            &mut self,
+            now: SimTime,
+            seq: u32,
+            ack: u32,
+            flags: Flags,
+            len: u32,
+            inc: u32,
+        ) -> (Vec<Segment>, Vec<Event>) {
+            let s = Segment {
+                src: SERVER,
+                dst: self.local,
+                seq: SeqNum(seq),
+                ack: SeqNum(ack),
+                flags,
+                window: 65535,
+                mss: if flags.contains(Flags::SYN) { 1460 } else { 0 },
+                payload_len: len,
+                incarnation: inc,
+            };
+            self.ep.handle_segment(&self.cfg, now, &s);
+            self.host.handle_segment(now, &s);
+            self.compare(now)
+        }
+
+        fn timeout(&mut self, now: SimTime) -> (Vec<Segment>, Vec<Event>) {
+            self.ep.handle_timeout(&self.cfg, now);
+            self.timers.sort_by_key(|t| t.0);
+            while let Some(&(at, tok)) = self.timers.first() {
+                if at > now {
+                    break;
+                }
+                self.timers.remove(0);
+                self.host.handle_timeout(at, tok);
+                while let Some(e) = self.host.poll_event() {
+                    match e {
+                        HostEvent::Timer { token, at } => self.timers.push((at, token)),
+                        HostEvent::Conn { event, .. } => self.stash.push(event),
+                        HostEvent::Incoming { .. } => panic!("no listener"),
+                    }
+                }
+                self.timers.sort_by_key(|t| t.0);
+            }
+            self.compare(now)
+        }
+
+        /// SYN-ACK at 20 ms, close at 20 ms, the peer's ACK and FIN at 40 ms: TIME-WAIT.
+        fn into_time_wait(cfg: TcpConfig) -> Twin {
+            let mut t = Twin::new(cfg);
+            t.segment(ms(20), 0, 1, Flags::SYN | Flags::ACK, 0, 1);
+            t.ep.close(&t.cfg, ms(20));
+            t.host.close(ms(20), t.conn);
+            t.compare(ms(20));
+            t.segment(ms(40), 1, 2, Flags::ACK, 0, 1);
+            let (segs, ev) = t.segment(ms(40), 1, 2, Flags::FIN | Flags::ACK, 0, 1);
+            assert_eq!(segs.len(), 1);
+            assert_eq!(
+                ev.last(),
+                Some(&Event::StateChanged {
+                    from: FinWait2,
+                    to: TimeWait
+                })
+            );
+            assert_eq!(t.host.time_wait_count(), 1);
+            assert_eq!(t.ep.state(), TimeWait);
+            t
+        }
+    }
+
+    const FA: Flags = Flags::FIN.union(Flags::ACK);
+
+    #[test]
+    fn endpoint_and_host_time_wait_behave_identically() {
+        let cfg = zero_isn();
+        for ending in ["expiry", "rst", "reopen", "restart"] {
+            let mut t = Twin::into_time_wait(cfg.clone());
+            // Retransmitted FIN: ACK, restart to 1.000 + 60 s.
+            let (s, _) = t.segment(ms(1000), 1, 2, FA, 0, 1);
+            assert_eq!(s.len(), 1);
+            // Old data: ACK. Pure in-window ACK: nothing. In-window RST: challenge ACK.
+            assert_eq!(t.segment(ms(2000), 0, 2, Flags::ACK, 2, 1).0.len(), 1);
+            assert_eq!(t.segment(ms(3000), 2, 2, Flags::ACK, 0, 1).0.len(), 0);
+            assert_eq!(t.segment(ms(4000), 9, 0, Flags::RST, 0, 1).0.len(), 1);
+            // Old SYN: ACK. A stale FIN from incarnation 99: accepted, reported, restarts.
+            assert_eq!(t.segment(ms(5000), 1, 0, Flags::SYN, 0, 1).0.len(), 1);
+            let (_, ev) = t.segment(ms(6000), 1, 2, FA, 0, 99);
+            assert_eq!(
+                ev,
+                [Event::StaleAccepted {
+                    kind: StaleKind::Fin
+                }]
+            );
+            // Nothing due at the original or first restarted expiry.
+            assert_eq!(t.timeout(ms(60_040)).1, []);
+            assert_eq!(t.timeout(ms(61_000)).1, []);
+            let killed = [
+                Event::StateChanged {
+                    from: TimeWait,
+                    to: Closed,
+                },
+                Event::Closed {
+                    reason: CloseReason::TimeWaitKilled,
+                },
+            ];
+            match ending {
+                "expiry" => {
+                    assert_eq!(t.timeout(ms(65_999)).1, []);
+                    let (_, ev) = t.timeout(ms(66_000));
+                    assert_eq!(
+                        ev[1],
+                        Event::Closed {
+                            reason: CloseReason::Normal
+                        }
+                    );
+                }
+                "rst" => assert_eq!(t.segment(ms(7000), 2, 0, Flags::RST, 0, 1).1, killed),
+                "reopen" => {
+                    // The host has no listener: the reopening SYN is then answered by RST.
+                    let s = Segment {
+                        src: SERVER,
+                        dst: t.local,
+                        seq: SeqNum(100_000),
+                        flags: Flags::SYN,
+                        incarnation: 2,
+                        ..Segment::default()
+                    };
+                    t.ep.handle_segment(&t.cfg, ms(7000), &s);
+                    t.host.handle_segment(ms(7000), &s);
+                    let r = t.host.poll_transmit().unwrap();
+                    assert_eq!((r.flags, r.ack), (Flags::RST | Flags::ACK, SeqNum(100_001)));
+                    assert_eq!(t.compare(ms(7000)), (vec![], killed.to_vec()));
+                    assert_eq!(t.host.stats().time_wait_reopened, 1);
+                }
+                _ => {
+                    let (s, _) = t.segment(ms(30_000), 1, 2, FA, 0, 1);
+                    assert_eq!(s.len(), 1);
+                    assert_eq!(t.timeout(ms(89_999)).1, []);
+                    assert_eq!(
+                        t.timeout(ms(90_000)).1[1],
+                        Event::Closed {
+                            reason: CloseReason::Normal
+                        }
+                    );
+                }
+            }
+            assert_eq!(t.ep.state(), Closed);
+            assert_eq!(t.host.connections(), 0);
+        }
+    }
+
+    #[test]
+    fn rfc1337_ignores_rst_in_both() {
+        let cfg = TcpConfig {
+            rst_in_time_wait: RstInTimeWait::Ignore,
+            ..zero_isn()
+        };
+        let mut t = Twin::into_time_wait(cfg);
+        assert_eq!(t.segment(ms(100), 2, 0, Flags::RST, 0, 1), (vec![], vec![]));
+        assert_eq!(t.segment(ms(100), 9, 0, Flags::RST, 0, 1), (vec![], vec![]));
+        assert_eq!(t.host.time_wait_count(), 1);
+    }
+
+    #[test]
+    fn reopen_by_newer_syn_goes_to_listener_with_linux_iss() {
+        // Clock ISNs: the client's second SYN is numbered after everything of the first.
+        let cfg = TcpConfig {
+            isn: IsnPolicy::Clock,
+            ephemeral_ports: [40000, 40000],
+            ..TcpConfig::default()
+        };
+        let mut net = Net::new(cfg);
+        net.app = request_response(100, 100, false);
+        net.connect(1);
+        net.run_until(ms(1000));
+        assert_eq!(net.hosts[S].time_wait_count(), 1);
+        let tw_snd_nxt = net.sent.iter().rev().find(|s| s.1 == S).unwrap().2.seq;
+        net.app = Box::new(|_, _, _, _| {});
+        net.connect(2);
+        net.run_until(ms(1100));
+        assert_eq!(net.hosts[S].stats().time_wait_reopened, 1);
+        assert_eq!(
+            net.closes(S).last(),
+            Some(&(ms(1010), CloseReason::TimeWaitKilled))
+        );
+        let synack = net
+            .sent
+            .iter()
+            .rev()
+            .find(|s| s.1 == S && s.2.flags == Flags::SYN | Flags::ACK)
+            .unwrap()
+            .2;
+        assert_eq!(synack.seq, tw_snd_nxt + TW_REOPEN_ISS_OFFSET);
+        assert_eq!(synack.incarnation, 2);
+        assert_eq!(
+            net.states(C).last(),
+            Some(&(ms(1020), SynSent, Established))
+        );
+    }
+}
+
+mod stale {
+    use super::*;
+
+    /// Zero ISNs and one ephemeral port: the second incarnation reuses the 4-tuple and the
+    /// sequence numbers of the first, so an old data segment fits its window.
+    #[test]
+    fn old_duplicate_accepted_by_a_new_incarnation_is_counted() {
+        let cfg = TcpConfig {
+            ephemeral_ports: [40000, 40000],
+            ..zero_isn()
+        };
+        let mut net = Net::new(cfg);
+        net.app = request_response(100, 100, false);
+        net.connect(1);
+        net.run_until(ms(1000));
+        let old = net
+            .sent
+            .iter()
+            .find(|s| s.1 == C && s.2.payload_len == 100)
+            .unwrap()
+            .2;
+        assert_eq!((old.seq, old.incarnation), (SeqNum(1), 1));
+        assert_eq!(net.hosts[S].time_wait_count(), 1);
+        // Incarnation 2: its SYN (SEQ 0, not beyond RCV.NXT) is ACKed by TIME-WAIT; SYN-SENT
+        // resets that ACK with SEQ = RCV.NXT, which kills TIME-WAIT; the SYN sent again at
+        // +1 s reaches the listener.
+        net.app = Box::new(|_, _, _, _| {});
+        net.connect(2);
+        net.run_until(ms(1030));
+        assert_eq!(
+            net.closes(S).last(),
+            Some(&(ms(1030), CloseReason::TimeWaitKilled))
+        );
+        net.run_until(ms(2010));
+        assert_eq!(net.states(S).last().map(|s| s.2), Some(SynReceived));
+        // The old request arrives now: its ACK completes the new handshake and its data is
+        // taken as the new connection's.
+        net.inject(S, old);
+        let ev: Vec<_> = net
+            .conn_events(S)
+            .into_iter()
+            .rev()
+            .take(4)
+            .map(|e| e.1)
+            .collect();
+        assert_eq!(
+            ev,
+            [
+                Event::StaleAccepted {
+                    kind: StaleKind::Data
+                },
+                Event::Received { bytes: 100 },
+                Event::Connected,
+                Event::StateChanged {
+                    from: SynReceived,
+                    to: Established
+                }
+            ]
+        );
+        assert_eq!(net.hosts[S].stats().stale_accepted.data, 1);
+        // The RST of incarnation 2 that ended incarnation 1's TIME-WAIT counts too.
+        assert_eq!(net.hosts[S].stats().stale_accepted.rst, 1);
+        assert_eq!(net.hosts[S].stats().stale_accepted.total(), 2);
+    }
+}
+
+mod timers {
+    use super::*;
+
+    #[test]
+    fn wake_ups_are_requested_only_when_a_deadline_moves_earlier() {
+        let mut h = Host::new(CLIENT_IP, zero_isn(), 1);
+        let c = h.connect(ms(0), SERVER, 1, 1).unwrap();
+        let syn = h.poll_transmit().unwrap();
+        let timers = |h: &mut Host| {
+            std::iter::from_fn(|| h.poll_event())
+                .filter_map(|e| match e {
+                    HostEvent::Timer { token, at } => Some((token, at)),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let t1 = timers(&mut h);
+        assert_eq!(t1.len(), 1);
+        assert_eq!(t1[0].1, ms(1000));
+        let seg = |seq: u32, ack: u32, flags: Flags| Segment {
+            src: SERVER,
+            dst: syn.src,
+            seq: SeqNum(seq),
+            ack: SeqNum(ack),
+            flags,
+            window: 65535,
+            mss: 1460,
+            payload_len: 0,
+            incarnation: 1,
+        };
+        h.handle_segment(ms(100), &seg(0, 1, Flags::SYN | Flags::ACK));
+        // RTT 100 ms: RTO 300 ms. Data at 100 ms: deadline 400 ms, earlier than 1 s: requested.
+        h.send(ms(100), c, 3000);
+        let t2 = timers(&mut h);
+        assert_eq!(t2.iter().map(|t| t.1).collect::<Vec<_>>(), [ms(400)]);
+        // A partial ACK moves the deadline later (500 ms): nothing new is requested.
+        h.handle_segment(ms(200), &seg(1, 1461, Flags::ACK));
+        assert_eq!(timers(&mut h), []);
+        while h.poll_transmit().is_some() {}
+        // The 400 ms wake-up finds nothing due and asks for the real deadline: the partial
+        // ACK gave a second sample (RTT 100 ms, RTTVAR 37.5 ms, RTO 250 ms), so 450 ms.
+        h.handle_timeout(ms(400), t2[0].0);
+        assert_eq!(h.poll_transmit(), None);
+        assert_eq!(
+            timers(&mut h).iter().map(|t| t.1).collect::<Vec<_>>(),
+            [ms(450)]
+        );
+        h.handle_timeout(ms(450), t2[0].0);
+        let rtx: Vec<_> = std::iter::from_fn(|| h.poll_transmit()).collect();
+        assert_eq!(
+            rtx.len(),
+            2,
+            "the RTO resends the two unacknowledged segments"
+        );
+        assert_eq!(rtx[0].seq, SeqNum(1461));
+        // Backed off to 500 ms: 950 ms, earlier than the 1 s wake-up still outstanding.
+        assert_eq!(
+            timers(&mut h).iter().map(|t| t.1).collect::<Vec<_>>(),
+            [ms(950)]
+        );
+        // A superseded wake-up firing before the current one is harmless.
+        h.handle_timeout(ms(900), t1[0].0);
+        assert_eq!(h.poll_transmit(), None);
+        assert_eq!(h.stats().retransmits.data, 1);
+    }
+
+    #[test]
+    fn stale_tokens_are_ignored() {
+        let mut net = Net::new(TcpConfig::default());
+        net.app = request_response(10, 10, false);
+        net.connect(1);
+        net.run();
+        // Wake-ups of finished connections fired and did nothing.
+        assert_eq!(net.hosts[C].connections() + net.hosts[S].connections(), 0);
+        assert!(
+            net.hosts[C].stats().stale_timer_tokens + net.hosts[S].stats().stale_timer_tokens > 0
+        );
+    }
+}
+
+#[test]
+fn many_lifecycles_are_deterministic_and_clean_up() {
+    let run = || {
+        let cfg = TcpConfig {
+            msl: SimDuration::from_millis(500),
+            port_selection: PortSelection::Random,
+            ..TcpConfig::default()
+        };
+        let mut net = Net::new(cfg);
+        let mut every_other = 0u32;
+        net.lose = Box::new(move |_, _, _| {
+            every_other += 1;
+            let lose = every_other == 23;
+            if lose {
+                every_other = 0;
+            }
+            lose
+        });
+        net.app = request_response(500, 3000, true);
+        for i in 0..300u32 {
+            net.run_until(ms(i as u64 * 5));
+            net.connect(i);
+        }
+        net.run();
+        (
+            net.sent.clone(),
+            *net.hosts[C].stats(),
+            *net.hosts[S].stats(),
+            net.hosts[C].connections() + net.hosts[S].connections(),
+        )
+    };
+    let a = run();
+    let b = run();
+    assert_eq!(a.0, b.0, "same inputs, same packets");
+    let (_, c, s, left) = a;
+    assert_eq!(left, 0);
+    assert_eq!(c.closed.total(), 300);
+    assert_eq!(s.closed.total(), 300);
+    assert_eq!(c.closed.get(CloseReason::Normal), 300);
+    assert!(
+        c.retransmits.total() + s.retransmits.total() > 0,
+        "some losses happened"
+    );
+    assert!(c.time_wait_peak > 10);
+}
