@@ -1,1 +1,12 @@
+//! tcpsim experiments: a TOML file becomes a validated [`Experiment`] (with its sweep expanded),
+//! each (sweep point, replication) is simulated by [`engine::run`], and the results are written
+//! as CSV by [`output`].
 
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod output;
+pub mod stats;
+
+pub use config::{load, parse, Experiment, Overrides, RunConfig};
+pub use error::ExperimentError;

@@ -1,0 +1,687 @@
+//! Experiment files: raw TOML → overrides → sweep expansion → typed, validated [`Experiment`].
+//!
+//! The file is read once into a `toml::Table`. Command-line `--set` overrides and each sweep
+//! point's assignments are applied to that table by dotted key, then every point is
+//! deserialized (unknown keys rejected, with the key's path) and validated. All points are
+//! validated before anything runs, so bad input never leaves a half-written result.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use link::{Fault, LinkConfig};
+use serde::{Deserialize, Serialize};
+use sim_core::SimDuration;
+use tcp_model::TcpConfig;
+use toml::{Table, Value};
+
+use crate::error::ExperimentError;
+
+/// Upper bound on sweep points × replications: a limit on everything, and a typo like
+/// `replications = 1000000` fails fast instead of running for a week.
+pub const MAX_RUNS: u64 = 100_000;
+/// Upper bound on connections per run (the queue and tables are sized in u32).
+pub const MAX_CONNECTIONS: u64 = 1 << 31;
+
+/// The `[experiment]` table.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExperimentSection {
+    /// Names the output directory `results/<name>/`.
+    pub name: String,
+    /// What question the experiment answers (free text, copied to run.json).
+    #[serde(default)]
+    pub description: String,
+    /// Base seed; every random stream derives from (seed, sweep point, replication, component).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Independent runs per sweep point, each with its own random streams.
+    #[serde(default = "default_replications")]
+    pub replications: u32,
+    /// A run stops at this simulated time even if connections are still alive; they are
+    /// reported as `unfinished`. 1 h covers every default timer (the longest, a SYN's
+    /// 6 retries with backoff, is 127 s; TIME-WAIT is 60 s).
+    #[serde(default = "default_max_sim_time")]
+    pub max_sim_time: SimDuration,
+    /// A run stops after this many events (a limit on everything: a runaway run ends).
+    #[serde(default = "default_max_events")]
+    pub max_events: u64,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_replications() -> u32 {
+    1
+}
+fn default_max_sim_time() -> SimDuration {
+    SimDuration::from_secs(3600)
+}
+fn default_max_events() -> u64 {
+    10_000_000_000
+}
+
+/// How connections arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrival {
+    /// Exponential inter-arrival times with mean 1/rate (an open-loop Poisson process).
+    Poisson,
+    /// Exactly 1/rate apart.
+    Uniform,
+    /// All connections at time zero.
+    Burst,
+}
+
+/// Which side calls close() first once the exchange is done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseFirst {
+    /// The client closes after the last response; it goes through TIME-WAIT.
+    Client,
+    /// The server closes right after sending the last response; it goes through TIME-WAIT.
+    Server,
+    /// Both applications close at the same instant (when the client has the last response):
+    /// the FINs cross and both sides go through CLOSING (simultaneous close).
+    Both,
+}
+
+/// The `[workload]` table.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkloadConfig {
+    /// Connections per run.
+    pub connections: u64,
+    pub arrival: Arrival,
+    /// Arrivals per simulated second (poisson and uniform).
+    pub rate: f64,
+    /// Bytes the client sends per request (0: no request; the server answers on accept).
+    pub request_bytes: u64,
+    /// Bytes the server sends per response.
+    pub response_bytes: u64,
+    /// Server application delay between a complete request and its response.
+    pub think_time: SimDuration,
+    pub close_first: CloseFirst,
+    /// Request/response exchanges per connection (connection pooling when > 1).
+    pub requests_per_connection: u32,
+    /// The server's listening port.
+    pub server_port: u16,
+}
+
+impl Default for WorkloadConfig {
+    /// A small HTTP/1.0-like exchange: one 100-byte request, one 1000-byte response, then
+    /// the client closes; 1000 connections at 1000/s.
+    fn default() -> Self {
+        WorkloadConfig {
+            connections: 1000,
+            arrival: Arrival::Poisson,
+            rate: 1000.0,
+            request_bytes: 100,
+            response_bytes: 1000,
+            think_time: SimDuration::ZERO,
+            close_first: CloseFirst::Client,
+            requests_per_connection: 1,
+            server_port: 80,
+        }
+    }
+}
+
+/// The `[output]` table.
+#[derive(Clone, Debug, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// Also write `connections.csv`, one row per connection.
+    pub connections: bool,
+}
+
+/// One link direction's configuration after `[link]` and `[link.<direction>]` are merged.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Links {
+    pub client_to_server: LinkConfig,
+    pub server_to_client: LinkConfig,
+}
+
+/// Each host's TCP configuration after `[tcp]` and `[tcp.client]`/`[tcp.server]` are merged.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Hosts {
+    pub client: TcpConfig,
+    pub server: TcpConfig,
+}
+
+/// Everything one run needs: the fully resolved configuration of one sweep point.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunConfig {
+    pub experiment: ExperimentSection,
+    pub link: Links,
+    pub tcp: Hosts,
+    pub workload: WorkloadConfig,
+    pub output: OutputConfig,
+    pub fault: Vec<Fault>,
+}
+
+/// One value of one swept key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assignment {
+    pub key: String,
+    pub value: Value,
+}
+
+impl fmt::Display for Assignment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} = {}", self.key, value_text(&self.value))
+    }
+}
+
+/// A value as it appears in a CSV cell: strings without quotes, everything else as TOML.
+pub fn value_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// One point of the sweep: its assignments and resolved configuration.
+#[derive(Clone, Debug)]
+pub struct SweepPoint {
+    pub index: usize,
+    pub assignments: Vec<Assignment>,
+    pub config: RunConfig,
+}
+
+/// A validated experiment, ready to run.
+#[derive(Clone, Debug)]
+pub struct Experiment {
+    pub path: PathBuf,
+    pub name: String,
+    pub seed: u64,
+    pub replications: u32,
+    /// Swept keys in file order (the CSV columns after `point`).
+    pub sweep_keys: Vec<String>,
+    pub points: Vec<SweepPoint>,
+    /// The overrides given on the command line, for run.json.
+    pub overrides: Vec<String>,
+}
+
+impl Experiment {
+    pub fn runs(&self) -> u64 {
+        self.points.len() as u64 * self.replications as u64
+    }
+    pub fn total_connections(&self) -> u64 {
+        self.points
+            .iter()
+            .map(|p| p.config.workload.connections * self.replications as u64)
+            .sum()
+    }
+}
+
+/// Command-line changes to an experiment file.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `key=value` pairs; the value is read as TOML, and as a plain string if it is not
+    /// valid TOML (so `--set tcp.msl=5s` works without quotes).
+    pub set: Vec<String>,
+    pub seed: Option<u64>,
+}
+
+/// Reads, overrides, expands and validates an experiment file.
+pub fn load(path: &Path, overrides: &Overrides) -> Result<Experiment, ExperimentError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ExperimentError::Read {
+        path: path.to_path_buf(),
+        source: e,
+    })?;
+    parse(path, &text, overrides)
+}
+
+/// Like [`load`], from text already in memory (`path` is used in messages only).
+pub fn parse(
+    path: &Path,
+    text: &str,
+    overrides: &Overrides,
+) -> Result<Experiment, ExperimentError> {
+    let err = |key: &str, message: String| ExperimentError::Invalid {
+        path: path.to_path_buf(),
+        key: key.to_string(),
+        message,
+    };
+    let mut table: Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ExperimentError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+
+    let mut override_list = Vec::new();
+    for kv in &overrides.set {
+        let (key, raw) = kv.split_once('=').ok_or_else(|| {
+            err(
+                kv,
+                "--set needs key=value, e.g. --set link.loss=0.01".into(),
+            )
+        })?;
+        let key = key.trim();
+        check_key(key).map_err(|m| err(key, m))?;
+        set_dotted(&mut table, key, parse_cli_value(raw.trim())).map_err(|m| err(key, m))?;
+        override_list.push(format!("{key}={}", raw.trim()));
+    }
+    if let Some(seed) = overrides.seed {
+        let exp = table
+            .entry("experiment")
+            .or_insert_with(|| Value::Table(Table::new()));
+        match exp {
+            Value::Table(t) => {
+                t.insert("seed".into(), Value::Integer(seed as i64));
+            }
+            _ => return Err(err("experiment", "must be a table ([experiment])".into())),
+        }
+        override_list.push(format!("experiment.seed={seed}"));
+    }
+
+    let sweep = match table.remove("sweep") {
+        None => Vec::new(),
+        Some(Value::Table(t)) => flatten_sweep(&t, "").map_err(|(k, m)| err(&k, m))?,
+        Some(_) => return Err(err("sweep", "must be a table of key = [values]".into())),
+    };
+    let n_points: u64 = sweep.iter().map(|(_, v)| v.len() as u64).product();
+
+    let mut points = Vec::new();
+    let mut first: Option<RunConfig> = None;
+    for index in 0..n_points.max(1) as usize {
+        // Row-major: the first swept key varies slowest, so the CSV reads in file order.
+        let mut rest = index;
+        let mut assignments = Vec::with_capacity(sweep.len());
+        for (i, (key, values)) in sweep.iter().enumerate() {
+            let inner: usize = sweep[i + 1..].iter().map(|(_, v)| v.len()).product();
+            let pick = rest / inner;
+            rest %= inner;
+            assignments.push(Assignment {
+                key: key.clone(),
+                value: values[pick].clone(),
+            });
+        }
+        let mut t = table.clone();
+        for a in &assignments {
+            set_dotted(&mut t, &a.key, a.value.clone())
+                .map_err(|m| err(&format!("sweep.{}", a.key), m))?;
+        }
+        let config = resolve(path, &t).map_err(|e| match (e, assignments.is_empty()) {
+            (e, true) => e,
+            (ExperimentError::Invalid { path, key, message }, false) => ExperimentError::Invalid {
+                path,
+                key,
+                message: format!(
+                    "{message} (in sweep point {index}: {})",
+                    assignments
+                        .iter()
+                        .map(|a| a.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
+            (e, false) => e,
+        })?;
+        if let Some(f) = &first {
+            if f.experiment.name != config.experiment.name
+                || f.experiment.replications != config.experiment.replications
+            {
+                return Err(err(
+                    "sweep",
+                    "experiment.name and experiment.replications cannot be swept".into(),
+                ));
+            }
+        } else {
+            first = Some(config.clone());
+        }
+        points.push(SweepPoint {
+            index,
+            assignments,
+            config,
+        });
+    }
+    let first = first.expect("at least one point");
+    let runs = points.len() as u64 * first.experiment.replications as u64;
+    if runs > MAX_RUNS {
+        return Err(err(
+            "sweep",
+            format!("{runs} runs (points × replications) is more than the limit of {MAX_RUNS}"),
+        ));
+    }
+    Ok(Experiment {
+        path: path.to_path_buf(),
+        name: first.experiment.name.clone(),
+        seed: first.experiment.seed,
+        replications: first.experiment.replications,
+        sweep_keys: sweep.into_iter().map(|(k, _)| k).collect(),
+        points,
+        overrides: override_list,
+    })
+}
+
+const TOP_KEYS: &[&str] = &[
+    "experiment",
+    "link",
+    "tcp",
+    "workload",
+    "output",
+    "fault",
+    "sweep",
+];
+
+fn check_key(key: &str) -> Result<(), String> {
+    if key.is_empty() || key.split('.').any(|p| p.trim().is_empty()) {
+        return Err("empty key; use a dotted key such as link.loss".into());
+    }
+    Ok(())
+}
+
+/// Reads a command-line value as TOML, falling back to a plain string.
+fn parse_cli_value(raw: &str) -> Value {
+    let doc = format!("v = {raw}");
+    match doc.parse::<Table>() {
+        Ok(mut t) => t
+            .remove("v")
+            .unwrap_or_else(|| Value::String(raw.to_string())),
+        Err(_) => Value::String(raw.to_string()),
+    }
+}
+
+/// Sets `a.b.c = value`, creating intermediate tables.
+fn set_dotted(table: &mut Table, key: &str, value: Value) -> Result<(), String> {
+    let parts: Vec<&str> = key.split('.').map(str::trim).collect();
+    if !TOP_KEYS.contains(&parts[0]) {
+        return Err(format!(
+            "unknown section `{}`; allowed: {}",
+            parts[0],
+            TOP_KEYS.join(", ")
+        ));
+    }
+    let mut cur = table;
+    for (i, p) in parts[..parts.len() - 1].iter().enumerate() {
+        let entry = cur
+            .entry(p.to_string())
+            .or_insert_with(|| Value::Table(Table::new()));
+        cur = match entry {
+            Value::Table(t) => t,
+            _ => return Err(format!("`{}` is not a table", parts[..=i].join("."))),
+        };
+    }
+    cur.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}
+
+/// `[sweep]` with dotted keys, quoted (`"link.loss" = [..]`) or nested (`link.loss = [..]`).
+/// A swept key and its values, in file order.
+type SweepAxis = (String, Vec<Value>);
+/// An error at a key: (key, message).
+type KeyError = (String, String);
+
+fn flatten_sweep(t: &Table, prefix: &str) -> Result<Vec<SweepAxis>, KeyError> {
+    let mut out = Vec::new();
+    for (k, v) in t {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            Value::Table(sub) => out.extend(flatten_sweep(sub, &key)?),
+            Value::Array(values) if values.is_empty() => {
+                return Err((
+                    format!("sweep.{key}"),
+                    "empty list; give at least one value to sweep".into(),
+                ))
+            }
+            Value::Array(values) => {
+                check_key(&key).map_err(|m| (format!("sweep.{key}"), m))?;
+                let top = key.split('.').next().unwrap_or_default();
+                if top == "sweep" || !TOP_KEYS.contains(&top) {
+                    return Err((
+                        format!("sweep.{key}"),
+                        format!(
+                            "cannot sweep `{key}`; swept keys start with one of: experiment, link, tcp, workload, output"
+                        ),
+                    ));
+                }
+                out.push((key, values.clone()));
+            }
+            _ => {
+                return Err((
+                    format!("sweep.{key}"),
+                    "a swept key takes a list of values, e.g. [0.0, 0.01, 0.05]".into(),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Deserializes one fully assigned table into a validated [`RunConfig`].
+fn resolve(path: &Path, t: &Table) -> Result<RunConfig, ExperimentError> {
+    let invalid = |key: String, message: String| ExperimentError::Invalid {
+        path: path.to_path_buf(),
+        key,
+        message,
+    };
+    for k in t.keys() {
+        if !TOP_KEYS.contains(&k.as_str()) {
+            return Err(invalid(
+                k.clone(),
+                format!("unknown section; allowed: {}", TOP_KEYS.join(", ")),
+            ));
+        }
+    }
+    let experiment: ExperimentSection = match t.get("experiment") {
+        Some(v) => de(path, "experiment", v)?,
+        None => {
+            return Err(invalid(
+                "experiment".into(),
+                "missing [experiment] table (it needs at least `name`)".into(),
+            ))
+        }
+    };
+    if experiment.name.is_empty()
+        || !experiment
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        || experiment.name.starts_with('.')
+    {
+        return Err(invalid(
+            "experiment.name".into(),
+            format!(
+                "{:?} must be non-empty and use only letters, digits, '-', '_' and '.' (it names a directory)",
+                experiment.name
+            ),
+        ));
+    }
+    if experiment.replications == 0 {
+        return Err(invalid(
+            "experiment.replications".into(),
+            "must be at least 1".into(),
+        ));
+    }
+    if experiment.max_sim_time.is_zero() {
+        return Err(invalid(
+            "experiment.max_sim_time".into(),
+            "must be longer than 0s".into(),
+        ));
+    }
+    if experiment.max_events == 0 {
+        return Err(invalid(
+            "experiment.max_events".into(),
+            "must be at least 1".into(),
+        ));
+    }
+
+    let (c2s, s2c) = split_sides(
+        path,
+        t,
+        "link",
+        ["client_to_server", "server_to_client"],
+        |p, key, v| {
+            let c: LinkConfig = de(p, key, v)?;
+            c.validate()
+                .map_err(|e| invalid(format!("{key}.{}", e.field), e.message))?;
+            Ok(c)
+        },
+    )?;
+    let (client, server) = split_sides(path, t, "tcp", ["client", "server"], |p, key, v| {
+        let c: TcpConfig = de(p, key, v)?;
+        c.validate()
+            .map_err(|e| invalid(format!("{key}.{}", e.field), e.message))?;
+        Ok(c)
+    })?;
+
+    let workload: WorkloadConfig = match t.get("workload") {
+        Some(v) => de(path, "workload", v)?,
+        None => WorkloadConfig::default(),
+    };
+    validate_workload(&workload).map_err(|(k, m)| invalid(format!("workload.{k}"), m))?;
+    let output: OutputConfig = match t.get("output") {
+        Some(v) => de(path, "output", v)?,
+        None => OutputConfig::default(),
+    };
+    let fault: Vec<Fault> = match t.get("fault") {
+        Some(v) => de(path, "fault", v)?,
+        None => Vec::new(),
+    };
+    for (i, f) in fault.iter().enumerate() {
+        f.validate()
+            .map_err(|e| invalid(format!("fault[{i}].{}", e.field), e.message))?;
+        if let Some(c) = f.connection {
+            if c >= workload.connections {
+                return Err(invalid(
+                    format!("fault[{i}].connection"),
+                    format!(
+                        "connection {c} does not exist; connections are numbered 0..{} (workload.connections)",
+                        workload.connections
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(RunConfig {
+        experiment,
+        link: Links {
+            client_to_server: c2s,
+            server_to_client: s2c,
+        },
+        tcp: Hosts { client, server },
+        workload,
+        output,
+        fault,
+    })
+}
+
+/// `[link]` (or `[tcp]`) applies to both sides; `[link.<side>]` overrides keys for one side.
+/// The base table is checked on its own first, so an error in it is reported as `link.loss`
+/// rather than as the side it was merged into.
+fn split_sides<T>(
+    path: &Path,
+    t: &Table,
+    section: &str,
+    sides: [&str; 2],
+    build: impl Fn(&Path, &str, &Value) -> Result<T, ExperimentError>,
+) -> Result<(T, T), ExperimentError> {
+    let mut base = match t.get(section) {
+        None => Table::new(),
+        Some(Value::Table(b)) => b.clone(),
+        Some(_) => {
+            return Err(ExperimentError::Invalid {
+                path: path.to_path_buf(),
+                key: section.into(),
+                message: "must be a table".into(),
+            })
+        }
+    };
+    let mut side_tables = Vec::new();
+    for side in sides {
+        match base.remove(side) {
+            None => side_tables.push(Table::new()),
+            Some(Value::Table(s)) => side_tables.push(s),
+            Some(_) => {
+                return Err(ExperimentError::Invalid {
+                    path: path.to_path_buf(),
+                    key: format!("{section}.{side}"),
+                    message: "must be a table".into(),
+                })
+            }
+        }
+    }
+    build(path, section, &Value::Table(base.clone()))?;
+    let mut out = Vec::new();
+    for (side, over) in sides.iter().zip(side_tables) {
+        let mut merged = base.clone();
+        for (k, v) in over {
+            merged.insert(k, v);
+        }
+        out.push(build(
+            path,
+            &format!("{section}.{side}"),
+            &Value::Table(merged),
+        )?);
+    }
+    let b = out.pop().expect("two sides");
+    let a = out.pop().expect("two sides");
+    Ok((a, b))
+}
+
+/// Deserializes `v` (found at `key`) naming the exact failing key path in the error.
+fn de<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    key: &str,
+    v: &Value,
+) -> Result<T, ExperimentError> {
+    let d = v.clone();
+    serde_path_to_error::deserialize(d).map_err(|e: serde_path_to_error::Error<toml::de::Error>| {
+        let inner = e.path().to_string();
+        let full = if inner.is_empty() || inner == "." {
+            key.to_string()
+        } else if inner.starts_with('[') {
+            format!("{key}{inner}")
+        } else {
+            format!("{key}.{inner}")
+        };
+        ExperimentError::Invalid {
+            path: path.to_path_buf(),
+            key: full,
+            message: e.into_inner().message().to_string(),
+        }
+    })
+}
+
+fn validate_workload(w: &WorkloadConfig) -> Result<(), (&'static str, String)> {
+    if w.connections == 0 || w.connections > MAX_CONNECTIONS {
+        return Err((
+            "connections",
+            format!("must be in 1..={MAX_CONNECTIONS}, got {}", w.connections),
+        ));
+    }
+    if w.arrival != Arrival::Burst && !(w.rate.is_finite() && w.rate > 0.0 && w.rate <= 1e9) {
+        return Err((
+            "rate",
+            format!(
+                "must be a number of arrivals per second in (0, 1e9], got {}",
+                w.rate
+            ),
+        ));
+    }
+    if w.requests_per_connection == 0 {
+        return Err(("requests_per_connection", "must be at least 1".into()));
+    }
+    const MAX_BYTES: u64 = 1 << 40;
+    if w.request_bytes > MAX_BYTES {
+        return Err((
+            "request_bytes",
+            format!("must be at most {MAX_BYTES} (1 TiB)"),
+        ));
+    }
+    if w.response_bytes > MAX_BYTES {
+        return Err((
+            "response_bytes",
+            format!("must be at most {MAX_BYTES} (1 TiB)"),
+        ));
+    }
+    if w.server_port == 0 {
+        return Err(("server_port", "must be a port in 1..=65535".into()));
+    }
+    Ok(())
+}

@@ -1,0 +1,726 @@
+//! One simulation run: two hosts joined by two links, driven by the workload.
+//!
+//! The engine is the only place where tcp-model, link and sim-core meet. It owns the event
+//! queue; hosts and links are pure functions of their inputs, so a run is a pure function of
+//! its configuration and (seed, point, replication).
+
+use link::{Direction, Link, PacketInfo, Verdict};
+use rustc_hash::FxHashMap;
+use sim_core::{EventQueue, SimDuration, SimRng, SimTime};
+use tcp_model::{
+    Addr, CloseReason, ConnId, Event, Host, HostEvent, RtxKind, Segment, State, TimerToken,
+};
+
+use crate::config::{Arrival, CloseFirst, RunConfig};
+use crate::stats::{ConnRow, Outcome, RunSummary, ServerOutcome};
+
+/// 10.0.0.1 and 10.0.0.2: addresses appear in traces and pcaps, so make them look real.
+pub const CLIENT_IP: u32 = 0x0a00_0001;
+pub const SERVER_IP: u32 = 0x0a00_0002;
+
+/// Random stream components: each consumer draws from its own stream, so adding draws to
+/// one (say, jitter) never shifts another's (arrivals).
+pub mod component {
+    pub const CLIENT_HOST: u64 = 1;
+    pub const SERVER_HOST: u64 = 2;
+    pub const LINK_C2S: u64 = 3;
+    pub const LINK_S2C: u64 = 4;
+    pub const ARRIVALS: u64 = 5;
+}
+
+/// IPv4 (20) + TCP (20) header bytes; the MSS option adds 4.
+const HEADER_BYTES: u32 = 40;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+#[derive(Debug)]
+enum Ev {
+    Arrival { id: u32 },
+    Deliver { to: Side, seg: Segment },
+    Timer { host: Side, token: TimerToken },
+    Respond { id: u32 },
+}
+
+/// Why a run stopped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// Every connection finished.
+    Done,
+    /// `experiment.max_sim_time` was reached.
+    TimeLimit,
+    /// `experiment.max_events` was reached.
+    EventLimit,
+}
+
+impl StopReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Done => "done",
+            StopReason::TimeLimit => "time_limit",
+            StopReason::EventLimit => "event_limit",
+        }
+    }
+}
+
+/// What a run hands back: its summary row and (if asked) one row per connection.
+#[derive(Debug, Clone)]
+pub struct RunOutput {
+    pub summary: RunSummary,
+    pub connections: Vec<ConnRow>,
+}
+
+/// A run failed in a way that is not a simulation outcome (a limit of the engine itself).
+#[derive(Debug, thiserror::Error)]
+#[error("run failed (seed {seed}, point {point}, replication {replication}): {message}")]
+pub struct RunError {
+    pub seed: u64,
+    pub point: usize,
+    pub replication: u32,
+    pub message: String,
+}
+
+/// The live state of one workload connection (both ends).
+#[derive(Debug, Default)]
+struct Rec {
+    client: Option<ConnId>,
+    server: Option<ConnId>,
+    client_port: u16,
+    t_connect: SimTime,
+    t_established: Option<SimTime>,
+    t_first_close: Option<SimTime>,
+    t_time_wait: Option<SimTime>,
+    /// When each side first reached TIME-WAIT or CLOSED: the end of its part of the teardown.
+    t_teardown: [Option<SimTime>; 2],
+    t_client_closed: Option<SimTime>,
+    t_server_closed: Option<SimTime>,
+    client_outcome: Option<Outcome>,
+    server_outcome: Option<ServerOutcome>,
+    rtx: [u32; 4],
+    /// Requests the client has sent / responses it has fully received.
+    requests_sent: u32,
+    responses_received: u32,
+    response_bytes_got: u64,
+    /// Requests the server has fully received / responses it has sent.
+    requests_received: u32,
+    responses_sent: u32,
+    request_bytes_got: u64,
+    client_app_closed: bool,
+    server_app_closed: bool,
+    server_peer_fin: bool,
+    /// Has the client (index 0) / server (1) sent a FIN yet: faults can match "after FIN".
+    fin_sent: [bool; 2],
+}
+
+struct Engine<'a> {
+    cfg: &'a RunConfig,
+    seed: u64,
+    point: usize,
+    replication: u32,
+    q: EventQueue<Ev>,
+    client: Host,
+    server: Host,
+    c2s: Link,
+    s2c: Link,
+    arrivals_rng: SimRng,
+    server_addr: Addr,
+    live: FxHashMap<u32, Rec>,
+    finished: u64,
+    summary: RunSummary,
+    rows: Vec<ConnRow>,
+    keep_rows: bool,
+}
+
+/// Runs one (sweep point, replication) of an experiment.
+pub fn run(
+    cfg: &RunConfig,
+    seed: u64,
+    point: usize,
+    replication: u32,
+) -> Result<RunOutput, RunError> {
+    let stream = |c| SimRng::stream(seed, point as u64, replication as u64, c);
+    let fail = |message: String| RunError {
+        seed,
+        point,
+        replication,
+        message,
+    };
+    let mut client_secret = stream(component::CLIENT_HOST);
+    let mut server_secret = stream(component::SERVER_HOST);
+    let client = Host::new(CLIENT_IP, cfg.tcp.client.clone(), client_secret.next_u64());
+    let mut server = Host::new(SERVER_IP, cfg.tcp.server.clone(), server_secret.next_u64());
+    let server_port = cfg.workload.server_port;
+    server
+        .listen(server_port)
+        .map_err(|e| fail(format!("server cannot listen on {server_port}: {e}")))?;
+    let c2s = Link::new(
+        Direction::ClientToServer,
+        cfg.link.client_to_server.clone(),
+        &cfg.fault,
+        stream(component::LINK_C2S),
+    )
+    .map_err(|e| fail(format!("link.client_to_server: {e}")))?;
+    let s2c = Link::new(
+        Direction::ServerToClient,
+        cfg.link.server_to_client.clone(),
+        &cfg.fault,
+        stream(component::LINK_S2C),
+    )
+    .map_err(|e| fail(format!("link.server_to_client: {e}")))?;
+
+    let mut e = Engine {
+        cfg,
+        seed,
+        point,
+        replication,
+        q: EventQueue::new(),
+        client,
+        server,
+        c2s,
+        s2c,
+        arrivals_rng: stream(component::ARRIVALS),
+        server_addr: Addr {
+            ip: SERVER_IP,
+            port: server_port,
+        },
+        live: FxHashMap::default(),
+        finished: 0,
+        summary: RunSummary::new(seed, replication, cfg.workload.connections),
+        rows: Vec::new(),
+        keep_rows: cfg.output.connections,
+    };
+    let first = e.arrival_time(0, SimTime::ZERO);
+    e.schedule(first, Ev::Arrival { id: 0 })?;
+    let stop = e.main_loop()?;
+    Ok(e.finish(stop))
+}
+
+impl Engine<'_> {
+    fn err(&self, message: String) -> RunError {
+        RunError {
+            seed: self.seed,
+            point: self.point,
+            replication: self.replication,
+            message,
+        }
+    }
+
+    fn schedule(&mut self, at: SimTime, ev: Ev) -> Result<(), RunError> {
+        match self.q.schedule(at, ev) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.err(e.to_string())),
+        }
+    }
+
+    /// When connection `id` arrives, given the previous arrival at `prev`.
+    fn arrival_time(&mut self, id: u64, prev: SimTime) -> SimTime {
+        let w = &self.cfg.workload;
+        match w.arrival {
+            Arrival::Burst => SimTime::ZERO,
+            // Computed from the index, not by adding rounded gaps, so there is no drift.
+            Arrival::Uniform => SimTime::from_nanos((id as f64 * 1e9 / w.rate).round() as u64),
+            Arrival::Poisson => {
+                let mean = SimDuration::from_nanos((1e9 / w.rate).round().max(1.0) as u64);
+                prev + self.arrivals_rng.exp_duration(mean)
+            }
+        }
+    }
+
+    fn main_loop(&mut self) -> Result<StopReason, RunError> {
+        let limit = SimTime::ZERO + self.cfg.experiment.max_sim_time;
+        let max_events = self.cfg.experiment.max_events;
+        let n = self.cfg.workload.connections;
+        loop {
+            if self.finished == n
+                && self.client.connections() == 0
+                && self.server.connections() == 0
+            {
+                // Every connection is accounted for and both hosts are empty: what is left in
+                // the queue is stale timer wake-ups and segments to nowhere.
+                return Ok(StopReason::Done);
+            }
+            if self.q.popped_total() >= max_events {
+                return Ok(StopReason::EventLimit);
+            }
+            let Some((now, ev)) = self.q.pop_until(limit) else {
+                return Ok(if self.q.is_empty() {
+                    StopReason::Done
+                } else {
+                    StopReason::TimeLimit
+                });
+            };
+            match ev {
+                Ev::Arrival { id } => self.on_arrival(now, id)?,
+                Ev::Deliver {
+                    to: Side::Client,
+                    seg,
+                } => self.client.handle_segment(now, &seg),
+                Ev::Deliver {
+                    to: Side::Server,
+                    seg,
+                } => self.server.handle_segment(now, &seg),
+                Ev::Timer {
+                    host: Side::Client,
+                    token,
+                } => self.client.handle_timeout(now, token),
+                Ev::Timer {
+                    host: Side::Server,
+                    token,
+                } => self.server.handle_timeout(now, token),
+                Ev::Respond { id } => self.respond(now, id),
+            }
+            self.drain(now)?;
+        }
+    }
+
+    fn on_arrival(&mut self, now: SimTime, id: u32) -> Result<(), RunError> {
+        let n = self.cfg.workload.connections;
+        if (id as u64) + 1 < n {
+            let next = self.arrival_time(id as u64 + 1, now);
+            self.schedule(next, Ev::Arrival { id: id + 1 })?;
+        }
+        let mut rec = Rec {
+            t_connect: now,
+            ..Rec::default()
+        };
+        match self.client.connect(now, self.server_addr, id, id as u64) {
+            Ok(conn) => {
+                rec.client = Some(conn);
+                self.live.insert(id, rec);
+            }
+            Err(_) => {
+                rec.client_outcome = Some(Outcome::PortExhausted);
+                self.finalize(id, rec);
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves segments from hosts onto links and host events into the workload until quiet.
+    fn drain(&mut self, now: SimTime) -> Result<(), RunError> {
+        loop {
+            let mut busy = false;
+            while let Some(seg) = self.client.poll_transmit() {
+                self.transmit(now, Side::Client, seg)?;
+                busy = true;
+            }
+            while let Some(seg) = self.server.poll_transmit() {
+                self.transmit(now, Side::Server, seg)?;
+                busy = true;
+            }
+            while let Some(ev) = self.client.poll_event() {
+                self.on_host_event(now, Side::Client, ev)?;
+                busy = true;
+            }
+            while let Some(ev) = self.server.poll_event() {
+                self.on_host_event(now, Side::Server, ev)?;
+                busy = true;
+            }
+            if !busy {
+                return Ok(());
+            }
+        }
+    }
+
+    fn transmit(&mut self, now: SimTime, from: Side, seg: Segment) -> Result<(), RunError> {
+        let dir = from as usize;
+        let mut after_fin = false;
+        if let Some(rec) = self.live.get_mut(&seg.incarnation) {
+            after_fin = rec.fin_sent[dir];
+            if seg.flags.contains(tcp_model::Flags::FIN) {
+                rec.fin_sent[dir] = true;
+            }
+            if from == Side::Client && seg.flags.contains(tcp_model::Flags::SYN) {
+                rec.client_port = seg.src.port;
+            }
+        }
+        let info = PacketInfo {
+            conn: seg.incarnation as u64,
+            flags: seg.flags.0,
+            payload_len: seg.payload_len,
+            wire_len: seg.payload_len + HEADER_BYTES + if seg.mss != 0 { 4 } else { 0 },
+            after_fin,
+        };
+        let (link, to) = match from {
+            Side::Client => (&mut self.c2s, Side::Server),
+            Side::Server => (&mut self.s2c, Side::Client),
+        };
+        match link.transmit(now, &info) {
+            Verdict::Drop(_) => Ok(()),
+            Verdict::Deliver { at, duplicate_at } => {
+                self.schedule(at, Ev::Deliver { to, seg })?;
+                if let Some(at2) = duplicate_at {
+                    self.schedule(at2, Ev::Deliver { to, seg })?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn on_host_event(&mut self, now: SimTime, side: Side, ev: HostEvent) -> Result<(), RunError> {
+        match ev {
+            HostEvent::Timer { token, at } => self.schedule(at, Ev::Timer { host: side, token })?,
+            HostEvent::Incoming { conn, tag, .. } => {
+                let id = tag as u32;
+                match self.live.get_mut(&id) {
+                    Some(rec) if rec.server.is_none() && tag <= u32::MAX as u64 => {
+                        rec.server = Some(conn)
+                    }
+                    // A SYN from an older incarnation (or a duplicate) opened a connection no
+                    // workload connection owns: counted, and left to time out on its own.
+                    _ => self.summary.ghost_connections += 1,
+                }
+            }
+            HostEvent::Conn { conn, tag, event } => {
+                let id = tag as u32;
+                if let Event::StaleAccepted { .. } = event {
+                    self.summary.stale_accepted += 1;
+                }
+                let owned = self.live.get(&id).is_some_and(|r| match side {
+                    Side::Client => r.client == Some(conn),
+                    Side::Server => r.server == Some(conn),
+                });
+                if owned {
+                    match side {
+                        Side::Client => self.on_client(now, id, event),
+                        Side::Server => self.on_server(now, id, event)?,
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn rec(&mut self, id: u32) -> &mut Rec {
+        self.live
+            .get_mut(&id)
+            .expect("caller checked the record is live")
+    }
+
+    fn on_client(&mut self, now: SimTime, id: u32, ev: Event) {
+        let w = self.cfg.workload.clone();
+        match ev {
+            Event::StateChanged { to, .. } => {
+                let rec = self.rec(id);
+                if matches!(to, State::TimeWait | State::Closed)
+                    && rec.t_teardown[0].is_none()
+                    && rec.t_first_close.is_some()
+                {
+                    rec.t_teardown[0] = Some(now);
+                }
+                if to == State::TimeWait && rec.t_time_wait.is_none() {
+                    rec.t_time_wait = Some(now);
+                }
+            }
+            Event::Connected => {
+                let rec = self.rec(id);
+                rec.t_established = Some(now);
+                self.next_request(now, id);
+            }
+            Event::Received { bytes } => {
+                let rec = self.rec(id);
+                rec.response_bytes_got += bytes as u64;
+                let mut progressed = false;
+                while rec.responses_received < rec.requests_sent
+                    && rec.response_bytes_got
+                        >= w.response_bytes * (rec.responses_received as u64 + 1)
+                {
+                    rec.responses_received += 1;
+                    progressed = true;
+                }
+                if progressed && rec.responses_received == rec.requests_sent {
+                    self.next_request(now, id);
+                }
+            }
+            Event::PeerFin => {
+                if !self.rec(id).client_app_closed {
+                    self.client_close(now, id);
+                }
+            }
+            Event::Retransmit { kind } => self.rec(id).rtx[rtx_index(kind)] += 1,
+            Event::Closed { reason } => {
+                let all_data = {
+                    let r = self.rec(id);
+                    r.responses_received == w.requests_per_connection
+                };
+                let rec = self.rec(id);
+                rec.t_client_closed = Some(now);
+                if rec.t_teardown[0].is_none() && rec.t_first_close.is_some() {
+                    rec.t_teardown[0] = Some(now);
+                }
+                rec.client_outcome = Some(match reason {
+                    CloseReason::Normal | CloseReason::TimeWaitKilled if all_data => {
+                        Outcome::Completed
+                    }
+                    CloseReason::Normal | CloseReason::TimeWaitKilled => Outcome::Incomplete,
+                    CloseReason::Reset => Outcome::Reset,
+                    CloseReason::ConnectTimeout => Outcome::ConnectTimeout,
+                    CloseReason::HandshakeTimeout
+                    | CloseReason::RetriesExceeded
+                    | CloseReason::Aborted => Outcome::Aborted,
+                });
+                if reason == CloseReason::TimeWaitKilled {
+                    self.summary.time_wait_killed += 1;
+                }
+                self.maybe_finalize(id);
+            }
+            Event::StaleAccepted { .. } => {}
+        }
+    }
+
+    /// The client sends its next request, or closes when all exchanges are done.
+    fn next_request(&mut self, now: SimTime, id: u32) {
+        let w = &self.cfg.workload;
+        let (req_bytes, resp_bytes, total, close_first) = (
+            w.request_bytes,
+            w.response_bytes,
+            w.requests_per_connection,
+            w.close_first,
+        );
+        let rec = self.rec(id);
+        if rec.requests_sent < total {
+            rec.requests_sent += 1;
+            let conn = rec.client.expect("live client");
+            if resp_bytes == 0 {
+                // Nothing will come back to wait for: the exchange is done once sent.
+                rec.responses_received = rec.requests_sent;
+            }
+            if req_bytes > 0 {
+                self.client.send(now, conn, req_bytes);
+            }
+            if resp_bytes == 0 {
+                self.next_request(now, id);
+            }
+            return;
+        }
+        match close_first {
+            CloseFirst::Client => self.client_close(now, id),
+            // The server closes after its last response; the client closes on the FIN.
+            CloseFirst::Server => {}
+            CloseFirst::Both => {
+                self.client_close(now, id);
+                if !self.rec(id).server_app_closed && self.rec(id).server.is_some() {
+                    self.server_close(now, id);
+                }
+            }
+        }
+    }
+
+    fn client_close(&mut self, now: SimTime, id: u32) {
+        let rec = self.rec(id);
+        if rec.client_app_closed {
+            return;
+        }
+        rec.client_app_closed = true;
+        rec.t_first_close.get_or_insert(now);
+        let conn = rec.client.expect("live client");
+        self.client.close(now, conn);
+    }
+
+    fn server_close(&mut self, now: SimTime, id: u32) {
+        let rec = self.rec(id);
+        if rec.server_app_closed {
+            return;
+        }
+        rec.server_app_closed = true;
+        rec.t_first_close.get_or_insert(now);
+        let conn = rec.server.expect("live server");
+        self.server.close(now, conn);
+    }
+
+    fn on_server(&mut self, now: SimTime, id: u32, ev: Event) -> Result<(), RunError> {
+        let (req_bytes, think) = (
+            self.cfg.workload.request_bytes,
+            self.cfg.workload.think_time,
+        );
+        match ev {
+            Event::StateChanged { to, .. } => {
+                let rec = self.rec(id);
+                if matches!(to, State::TimeWait | State::Closed)
+                    && rec.t_teardown[1].is_none()
+                    && rec.t_first_close.is_some()
+                {
+                    rec.t_teardown[1] = Some(now);
+                }
+                if to == State::TimeWait && rec.t_time_wait.is_none() {
+                    rec.t_time_wait = Some(now);
+                }
+            }
+            Event::Connected => {
+                if req_bytes == 0 {
+                    // No request to wait for: answer as soon as the connection is accepted.
+                    self.rec(id).requests_received = 1;
+                    self.request_complete(now, id, think)?;
+                }
+            }
+            Event::Received { bytes } => {
+                let total = self.cfg.workload.requests_per_connection;
+                let rec = self.rec(id);
+                rec.request_bytes_got += bytes as u64;
+                let mut complete = 0;
+                while req_bytes > 0
+                    && rec.requests_received < total
+                    && rec.request_bytes_got >= req_bytes * (rec.requests_received as u64 + 1)
+                {
+                    rec.requests_received += 1;
+                    complete += 1;
+                }
+                for _ in 0..complete {
+                    self.request_complete(now, id, think)?;
+                }
+            }
+            Event::PeerFin => {
+                let total = self.cfg.workload.requests_per_connection;
+                let rec = self.rec(id);
+                rec.server_peer_fin = true;
+                // EOF: close once every response owed has been sent (half-close keeps
+                // the server sending after the client's FIN).
+                if rec.responses_sent >= rec.requests_received.min(total) && !rec.server_app_closed
+                {
+                    self.server_close(now, id);
+                }
+            }
+            Event::Retransmit { kind } => self.rec(id).rtx[rtx_index(kind)] += 1,
+            Event::Closed { reason } => {
+                let rec = self.rec(id);
+                rec.t_server_closed = Some(now);
+                if rec.t_teardown[1].is_none() && rec.t_first_close.is_some() {
+                    rec.t_teardown[1] = Some(now);
+                }
+                rec.server_outcome = Some(match reason {
+                    CloseReason::Normal | CloseReason::TimeWaitKilled => ServerOutcome::Closed,
+                    CloseReason::Reset => ServerOutcome::Reset,
+                    _ => ServerOutcome::Timeout,
+                });
+                if reason == CloseReason::TimeWaitKilled {
+                    self.summary.time_wait_killed += 1;
+                }
+                self.maybe_finalize(id);
+            }
+            Event::StaleAccepted { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn request_complete(
+        &mut self,
+        now: SimTime,
+        id: u32,
+        think: SimDuration,
+    ) -> Result<(), RunError> {
+        if think.is_zero() {
+            self.respond(now, id);
+            Ok(())
+        } else {
+            self.schedule(now + think, Ev::Respond { id })
+        }
+    }
+
+    fn respond(&mut self, now: SimTime, id: u32) {
+        let w = &self.cfg.workload;
+        let (bytes, total, close_first) =
+            (w.response_bytes, w.requests_per_connection, w.close_first);
+        let Some(rec) = self.live.get_mut(&id) else {
+            return;
+        };
+        let Some(conn) = rec.server else { return };
+        if rec.server_outcome.is_some() {
+            return;
+        }
+        rec.responses_sent += 1;
+        let last = rec.responses_sent == total;
+        let peer_fin = rec.server_peer_fin;
+        if bytes > 0 {
+            self.server.send(now, conn, bytes);
+        }
+        if last && (close_first == CloseFirst::Server || peer_fin) {
+            self.server_close(now, id);
+        }
+    }
+
+    fn maybe_finalize(&mut self, id: u32) {
+        let done = self.live.get(&id).is_some_and(|r| {
+            r.client_outcome.is_some() && (r.server.is_none() || r.server_outcome.is_some())
+        });
+        if done {
+            let rec = self.live.remove(&id).expect("checked");
+            self.finalize(id, rec);
+        }
+    }
+
+    fn finalize(&mut self, id: u32, rec: Rec) {
+        self.finished += 1;
+        let row = ConnRow {
+            id,
+            client_port: rec.client_port,
+            outcome: rec.client_outcome.unwrap_or(Outcome::Unfinished),
+            server_outcome: rec.server_outcome,
+            connect_ns: rec.t_connect.as_nanos(),
+            established_ns: rec.t_established.map(SimTime::as_nanos),
+            first_close_ns: rec.t_first_close.map(SimTime::as_nanos),
+            time_wait_ns: rec.t_time_wait.map(SimTime::as_nanos),
+            client_closed_ns: rec.t_client_closed.map(SimTime::as_nanos),
+            server_closed_ns: rec.t_server_closed.map(SimTime::as_nanos),
+            handshake_ns: rec.t_established.map(|t| (t - rec.t_connect).as_nanos()),
+            close_ns: match (rec.t_first_close, rec.t_teardown) {
+                (Some(start), [Some(a), Some(b)]) => Some((a.max(b) - start).as_nanos()),
+                (Some(start), [Some(a), None]) if rec.server.is_none() => {
+                    Some((a - start).as_nanos())
+                }
+                _ => None,
+            },
+            rtx: rec.rtx,
+        };
+        self.summary.add(&row);
+        if self.keep_rows {
+            self.rows.push(row);
+        }
+    }
+
+    fn finish(mut self, stop: StopReason) -> RunOutput {
+        // Whatever is still alive at the limit is reported as unfinished, in id order.
+        let mut left: Vec<u32> = self.live.keys().copied().collect();
+        left.sort_unstable();
+        for id in left {
+            let mut rec = self.live.remove(&id).expect("listed");
+            if rec.client_outcome.is_none() {
+                rec.client_outcome = Some(Outcome::Unfinished);
+            }
+            if rec.server.is_some() && rec.server_outcome.is_none() {
+                rec.server_outcome = Some(ServerOutcome::Unfinished);
+            }
+            self.finalize(id, rec);
+        }
+        self.rows.sort_unstable_by_key(|r| r.id);
+        let s = &mut self.summary;
+        s.stop = stop;
+        s.sim_end_ns = self.q.now().as_nanos();
+        s.events = self.q.popped_total();
+        let (c, v) = (self.client.stats(), self.server.stats());
+        s.time_wait_peak_client = c.time_wait_peak;
+        s.time_wait_peak_server = v.time_wait_peak;
+        s.rst_sent = c.rst_sent + v.rst_sent;
+        let (a, b) = (self.c2s.stats(), self.s2c.stats());
+        s.segments_c2s = a.packets;
+        s.segments_s2c = b.packets;
+        s.dropped_c2s = a.dropped();
+        s.dropped_s2c = b.dropped();
+        s.finalize_samples();
+        RunOutput {
+            summary: self.summary,
+            connections: self.rows,
+        }
+    }
+}
+
+fn rtx_index(kind: RtxKind) -> usize {
+    match kind {
+        RtxKind::Syn => 0,
+        RtxKind::SynAck => 1,
+        RtxKind::Data => 2,
+        RtxKind::Fin => 3,
+    }
+}

@@ -1,0 +1,244 @@
+//! Running every (sweep point, replication) of an experiment and writing its result files.
+//!
+//! `summary.csv` and `connections.csv` depend only on the experiment and its seed; wall-clock
+//! figures go to `run.json` (and stderr) only. Files are written to a temporary name and
+//! renamed into place, so a reader never sees half a file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::config::{value_text, Experiment, RunConfig};
+use crate::engine::{self, RunError, RunOutput};
+use crate::error::ExperimentError;
+use crate::stats::{RunSummary, CONN_HEADER};
+
+/// The outcome of one (point, replication).
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    pub point: usize,
+    pub replication: u32,
+    pub output: RunOutput,
+}
+
+/// All runs of an experiment, in (point, replication) order whatever the thread count.
+#[derive(Debug, Clone)]
+pub struct Results {
+    pub runs: Vec<RunResult>,
+    pub threads: usize,
+    pub wall_s: f64,
+}
+
+impl Results {
+    pub fn connections(&self) -> u64 {
+        self.runs.iter().map(|r| r.output.summary.connections).sum()
+    }
+    pub fn events(&self) -> u64 {
+        self.runs.iter().map(|r| r.output.summary.events).sum()
+    }
+}
+
+/// Runs every point × replication on `threads` worker threads (0 = one per core).
+/// `progress` is called after each run with (runs done, runs total, connections done).
+pub fn execute(
+    exp: &Experiment,
+    threads: usize,
+    progress: &(dyn Fn(u64, u64, u64) + Sync),
+) -> Result<Results, RunError> {
+    let jobs: Vec<(usize, u32)> = exp
+        .points
+        .iter()
+        .flat_map(|p| (0..exp.replications).map(move |r| (p.index, r)))
+        .collect();
+    let total = jobs.len() as u64;
+    let done = std::sync::atomic::AtomicU64::new(0);
+    let conns = std::sync::atomic::AtomicU64::new(0);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| RunError {
+            seed: exp.seed,
+            point: 0,
+            replication: 0,
+            message: format!("cannot start {threads} worker threads: {e}"),
+        })?;
+    let threads = pool.current_num_threads();
+    let start = Instant::now();
+    let runs = pool.install(|| {
+        jobs.par_iter()
+            .map(|&(point, replication)| {
+                let cfg: &RunConfig = &exp.points[point].config;
+                let output = engine::run(cfg, exp.seed, point, replication)?;
+                let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                let c = conns.fetch_add(
+                    output.summary.connections,
+                    std::sync::atomic::Ordering::Relaxed,
+                ) + output.summary.connections;
+                progress(d, total, c);
+                Ok(RunResult {
+                    point,
+                    replication,
+                    output,
+                })
+            })
+            .collect::<Result<Vec<_>, RunError>>()
+    })?;
+    Ok(Results {
+        runs,
+        threads,
+        wall_s: start.elapsed().as_secs_f64(),
+    })
+}
+
+/// `summary.csv`: one row per (point, replication).
+pub fn summary_csv(exp: &Experiment, results: &Results) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = vec!["point".into()];
+    header.extend(exp.sweep_keys.iter().cloned());
+    header.extend(RunSummary::header().iter().map(|s| s.to_string()));
+    w.write_record(&header).expect("writing to memory");
+    for r in &results.runs {
+        let mut rec = vec![r.point.to_string()];
+        rec.extend(
+            exp.points[r.point]
+                .assignments
+                .iter()
+                .map(|a| value_text(&a.value)),
+        );
+        rec.extend(r.output.summary.record());
+        w.write_record(&rec).expect("writing to memory");
+    }
+    w.into_inner().expect("flushing memory")
+}
+
+/// `connections.csv`: one row per connection of the points that asked for it.
+pub fn connections_csv(results: &Results) -> Option<Vec<u8>> {
+    if results.runs.iter().all(|r| r.output.connections.is_empty()) {
+        return None;
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["point", "replication"];
+    header.extend(CONN_HEADER);
+    w.write_record(&header).expect("writing to memory");
+    for r in &results.runs {
+        for c in &r.output.connections {
+            let mut rec = vec![r.point.to_string(), r.replication.to_string()];
+            rec.extend(c.record());
+            w.write_record(&rec).expect("writing to memory");
+        }
+    }
+    Some(w.into_inner().expect("flushing memory"))
+}
+
+#[derive(Serialize)]
+struct RunJson<'a> {
+    tool: &'static str,
+    version: &'static str,
+    experiment: &'a str,
+    file: String,
+    seed: u64,
+    replications: u32,
+    overrides: &'a [String],
+    threads: usize,
+    runs: usize,
+    connections: u64,
+    events: u64,
+    wall_s: f64,
+    connections_per_s: f64,
+    events_per_s: f64,
+    points: Vec<PointJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct PointJson<'a> {
+    point: usize,
+    assignments: serde_json::Map<String, serde_json::Value>,
+    config: &'a RunConfig,
+}
+
+/// `run.json`: the tool version, the exact parameters of every point, and wall-clock speed.
+pub fn run_json(exp: &Experiment, results: &Results) -> Vec<u8> {
+    let points = exp
+        .points
+        .iter()
+        .map(|p| PointJson {
+            point: p.index,
+            assignments: p
+                .assignments
+                .iter()
+                .map(|a| {
+                    (
+                        a.key.clone(),
+                        serde_json::to_value(&a.value).unwrap_or(serde_json::Value::Null),
+                    )
+                })
+                .collect(),
+            config: &p.config,
+        })
+        .collect();
+    let (c, e, w) = (
+        results.connections(),
+        results.events(),
+        results.wall_s.max(1e-9),
+    );
+    let j = RunJson {
+        tool: "tcpsim",
+        version: env!("CARGO_PKG_VERSION"),
+        experiment: &exp.name,
+        file: exp.path.display().to_string(),
+        seed: exp.seed,
+        replications: exp.replications,
+        overrides: &exp.overrides,
+        threads: results.threads,
+        runs: results.runs.len(),
+        connections: c,
+        events: e,
+        wall_s: results.wall_s,
+        connections_per_s: c as f64 / w,
+        events_per_s: e as f64 / w,
+        points,
+    };
+    let mut v = serde_json::to_vec_pretty(&j).expect("serializable");
+    v.push(b'\n');
+    v
+}
+
+/// Writes every result file of `results` into `dir`, each atomically. Returns the paths.
+pub fn write_all(
+    dir: &Path,
+    exp: &Experiment,
+    results: &Results,
+) -> Result<Vec<PathBuf>, ExperimentError> {
+    let mut files = vec![("summary.csv", summary_csv(exp, results))];
+    if let Some(c) = connections_csv(results) {
+        files.push(("connections.csv", c));
+    }
+    files.push(("run.json", run_json(exp, results)));
+    write_files(dir, &files)
+}
+
+/// Writes each (name, bytes) to `dir/name` via a temporary file and a rename.
+pub fn write_files(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<Vec<PathBuf>, ExperimentError> {
+    let werr = |path: &Path, source| ExperimentError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| werr(dir, e))?;
+    let mut staged = Vec::new();
+    for (name, bytes) in files {
+        let tmp = dir.join(format!(".{name}.tmp"));
+        let mut f = std::fs::File::create(&tmp).map_err(|e| werr(&tmp, e))?;
+        f.write_all(bytes).map_err(|e| werr(&tmp, e))?;
+        f.sync_all().map_err(|e| werr(&tmp, e))?;
+        staged.push((tmp, dir.join(name)));
+    }
+    let mut out = Vec::new();
+    for (tmp, path) in staged {
+        std::fs::rename(&tmp, &path).map_err(|e| werr(&path, e))?;
+        out.push(path);
+    }
+    Ok(out)
+}

@@ -1,0 +1,361 @@
+//! Per-run aggregates (one `summary.csv` row) and per-connection rows (`connections.csv`).
+
+use crate::engine::StopReason;
+
+/// How a connection ended, from the client's side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every exchange done and the connection closed normally (including through TIME-WAIT).
+    Completed,
+    /// Closed normally, but not every response arrived (the peer closed early).
+    Incomplete,
+    /// SYN retransmissions ran out (`tcp.syn_retries`).
+    ConnectTimeout,
+    /// A valid RST ended the connection.
+    Reset,
+    /// No ephemeral port was usable for the 4-tuple (all in use or in TIME-WAIT).
+    PortExhausted,
+    /// Retransmissions ran out after the handshake, or the application aborted.
+    Aborted,
+    /// Still alive when the run hit `max_sim_time` or `max_events`.
+    Unfinished,
+}
+
+impl Outcome {
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Completed,
+        Outcome::Incomplete,
+        Outcome::ConnectTimeout,
+        Outcome::Reset,
+        Outcome::PortExhausted,
+        Outcome::Aborted,
+        Outcome::Unfinished,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Incomplete => "incomplete",
+            Outcome::ConnectTimeout => "connect_timeout",
+            Outcome::Reset => "reset",
+            Outcome::PortExhausted => "port_exhausted",
+            Outcome::Aborted => "aborted",
+            Outcome::Unfinished => "unfinished",
+        }
+    }
+}
+
+/// How the server's end of a connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerOutcome {
+    Closed,
+    Reset,
+    /// SYN-ACK or data/FIN retransmissions ran out.
+    Timeout,
+    Unfinished,
+}
+
+impl ServerOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerOutcome::Closed => "closed",
+            ServerOutcome::Reset => "reset",
+            ServerOutcome::Timeout => "timeout",
+            ServerOutcome::Unfinished => "unfinished",
+        }
+    }
+}
+
+/// One connection's milestones (nanoseconds of simulated time) and outcome.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnRow {
+    pub id: u32,
+    pub client_port: u16,
+    pub outcome: Outcome,
+    pub server_outcome: Option<ServerOutcome>,
+    pub connect_ns: u64,
+    pub established_ns: Option<u64>,
+    pub first_close_ns: Option<u64>,
+    pub time_wait_ns: Option<u64>,
+    pub client_closed_ns: Option<u64>,
+    pub server_closed_ns: Option<u64>,
+    pub handshake_ns: Option<u64>,
+    /// From the first close() to both sides being in TIME-WAIT or CLOSED: the FIN exchange.
+    pub close_ns: Option<u64>,
+    /// Retransmissions by kind: SYN, SYN-ACK, data, FIN.
+    pub rtx: [u32; 4],
+}
+
+pub const CONN_HEADER: &[&str] = &[
+    "id",
+    "client_port",
+    "outcome",
+    "server_outcome",
+    "connect_ns",
+    "established_ns",
+    "first_close_ns",
+    "time_wait_ns",
+    "client_closed_ns",
+    "server_closed_ns",
+    "handshake_ns",
+    "close_ns",
+    "rtx_syn",
+    "rtx_synack",
+    "rtx_data",
+    "rtx_fin",
+];
+
+fn opt(v: Option<u64>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_default()
+}
+
+impl ConnRow {
+    pub fn record(&self) -> Vec<String> {
+        vec![
+            self.id.to_string(),
+            self.client_port.to_string(),
+            self.outcome.as_str().to_string(),
+            self.server_outcome
+                .map(|o| o.as_str().to_string())
+                .unwrap_or_default(),
+            self.connect_ns.to_string(),
+            opt(self.established_ns),
+            opt(self.first_close_ns),
+            opt(self.time_wait_ns),
+            opt(self.client_closed_ns),
+            opt(self.server_closed_ns),
+            opt(self.handshake_ns),
+            opt(self.close_ns),
+            self.rtx[0].to_string(),
+            self.rtx[1].to_string(),
+            self.rtx[2].to_string(),
+            self.rtx[3].to_string(),
+        ]
+    }
+}
+
+/// Aggregates of one run; every field is a pure function of the configuration and seed.
+#[derive(Clone, Debug)]
+pub struct RunSummary {
+    pub seed: u64,
+    pub replication: u32,
+    pub connections: u64,
+    pub outcomes: [u64; 7],
+    pub server_reset: u64,
+    pub server_timeout: u64,
+    handshake_ns: Vec<u64>,
+    close_ns: Vec<u64>,
+    pub handshake: Option<Dist>,
+    pub close: Option<Dist>,
+    pub rtx: [u64; 4],
+    pub time_wait_peak_client: u64,
+    pub time_wait_peak_server: u64,
+    pub time_wait_killed: u64,
+    pub rst_sent: u64,
+    pub stale_accepted: u64,
+    pub ghost_connections: u64,
+    pub segments_c2s: u64,
+    pub segments_s2c: u64,
+    pub dropped_c2s: u64,
+    pub dropped_s2c: u64,
+    pub events: u64,
+    pub sim_end_ns: u64,
+    pub stop: StopReason,
+}
+
+/// Mean and order statistics of a sample, in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Dist {
+    pub mean_ns: f64,
+    pub p50_ns: u64,
+    pub p99_ns: u64,
+    pub max_ns: u64,
+}
+
+impl Dist {
+    /// Nearest-rank percentiles (no interpolation: every reported value was observed).
+    pub fn of(samples: &mut [u64]) -> Option<Dist> {
+        if samples.is_empty() {
+            return None;
+        }
+        samples.sort_unstable();
+        let n = samples.len();
+        let rank = |p: f64| samples[((p * n as f64).ceil() as usize).clamp(1, n) - 1];
+        let sum: u128 = samples.iter().map(|&x| x as u128).sum();
+        Some(Dist {
+            mean_ns: sum as f64 / n as f64,
+            p50_ns: rank(0.50),
+            p99_ns: rank(0.99),
+            max_ns: samples[n - 1],
+        })
+    }
+}
+
+impl RunSummary {
+    pub fn new(seed: u64, replication: u32, connections: u64) -> Self {
+        RunSummary {
+            seed,
+            replication,
+            connections,
+            outcomes: [0; 7],
+            server_reset: 0,
+            server_timeout: 0,
+            handshake_ns: Vec::new(),
+            close_ns: Vec::new(),
+            handshake: None,
+            close: None,
+            rtx: [0; 4],
+            time_wait_peak_client: 0,
+            time_wait_peak_server: 0,
+            time_wait_killed: 0,
+            rst_sent: 0,
+            stale_accepted: 0,
+            ghost_connections: 0,
+            segments_c2s: 0,
+            segments_s2c: 0,
+            dropped_c2s: 0,
+            dropped_s2c: 0,
+            events: 0,
+            sim_end_ns: 0,
+            stop: StopReason::Done,
+        }
+    }
+
+    pub fn add(&mut self, row: &ConnRow) {
+        let i = Outcome::ALL
+            .iter()
+            .position(|&o| o == row.outcome)
+            .expect("listed");
+        self.outcomes[i] += 1;
+        match row.server_outcome {
+            Some(ServerOutcome::Reset) => self.server_reset += 1,
+            Some(ServerOutcome::Timeout) => self.server_timeout += 1,
+            _ => {}
+        }
+        if let Some(h) = row.handshake_ns {
+            self.handshake_ns.push(h);
+        }
+        if let Some(c) = row.close_ns {
+            self.close_ns.push(c);
+        }
+        for k in 0..4 {
+            self.rtx[k] += row.rtx[k] as u64;
+        }
+    }
+
+    pub fn count(&self, o: Outcome) -> u64 {
+        self.outcomes[Outcome::ALL.iter().position(|&x| x == o).expect("listed")]
+    }
+
+    pub fn finalize_samples(&mut self) {
+        self.handshake = Dist::of(&mut self.handshake_ns);
+        self.close = Dist::of(&mut self.close_ns);
+        self.handshake_ns = Vec::new();
+        self.close_ns = Vec::new();
+    }
+
+    pub fn completed(&self) -> u64 {
+        self.count(Outcome::Completed)
+    }
+
+    /// Column names after the sweep columns; kept in one place with [`RunSummary::record`].
+    pub fn header() -> Vec<&'static str> {
+        let mut h = vec!["seed", "replication", "connections"];
+        h.extend(Outcome::ALL.iter().map(|o| o.as_str()));
+        h.extend([
+            "server_reset",
+            "server_timeout",
+            "handshake_mean_ms",
+            "handshake_p50_ms",
+            "handshake_p99_ms",
+            "handshake_max_ms",
+            "close_mean_ms",
+            "close_p50_ms",
+            "close_p99_ms",
+            "rtx_syn",
+            "rtx_synack",
+            "rtx_data",
+            "rtx_fin",
+            "time_wait_peak_client",
+            "time_wait_peak_server",
+            "time_wait_killed",
+            "rst_sent",
+            "stale_accepted",
+            "ghost_connections",
+            "segments_sent",
+            "segments_dropped",
+            "segments_c2s",
+            "segments_s2c",
+            "dropped_c2s",
+            "dropped_s2c",
+            "events",
+            "sim_end_s",
+            "stop",
+        ]);
+        h
+    }
+
+    pub fn record(&self) -> Vec<String> {
+        let ms = |ns: f64| format!("{:.6}", ns / 1e6);
+        let d = |f: fn(&Dist) -> f64, v: &Option<Dist>| {
+            v.as_ref().map(|x| ms(f(x))).unwrap_or_default()
+        };
+        let mut r = vec![
+            self.seed.to_string(),
+            self.replication.to_string(),
+            self.connections.to_string(),
+        ];
+        r.extend(self.outcomes.iter().map(|c| c.to_string()));
+        r.push(self.server_reset.to_string());
+        r.push(self.server_timeout.to_string());
+        r.push(d(|x| x.mean_ns, &self.handshake));
+        r.push(d(|x| x.p50_ns as f64, &self.handshake));
+        r.push(d(|x| x.p99_ns as f64, &self.handshake));
+        r.push(d(|x| x.max_ns as f64, &self.handshake));
+        r.push(d(|x| x.mean_ns, &self.close));
+        r.push(d(|x| x.p50_ns as f64, &self.close));
+        r.push(d(|x| x.p99_ns as f64, &self.close));
+        r.extend(self.rtx.iter().map(|c| c.to_string()));
+        for v in [
+            self.time_wait_peak_client,
+            self.time_wait_peak_server,
+            self.time_wait_killed,
+            self.rst_sent,
+            self.stale_accepted,
+            self.ghost_connections,
+            self.segments_c2s + self.segments_s2c,
+            self.dropped_c2s + self.dropped_s2c,
+            self.segments_c2s,
+            self.segments_s2c,
+            self.dropped_c2s,
+            self.dropped_s2c,
+            self.events,
+        ] {
+            r.push(v.to_string());
+        }
+        r.push(format!("{:.9}", self.sim_end_ns as f64 / 1e9));
+        r.push(self.stop.as_str().to_string());
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let mut v: Vec<u64> = (1..=100).rev().collect();
+        let d = Dist::of(&mut v).unwrap();
+        assert_eq!((d.p50_ns, d.p99_ns, d.max_ns), (50, 99, 100));
+        assert_eq!(d.mean_ns, 50.5);
+        assert_eq!(Dist::of(&mut []), None);
+        let mut one = vec![7];
+        assert_eq!(Dist::of(&mut one).unwrap().p99_ns, 7);
+    }
+
+    #[test]
+    fn header_matches_record_width() {
+        let s = RunSummary::new(1, 0, 10);
+        assert_eq!(RunSummary::header().len(), s.record().len());
+    }
+}

@@ -1,0 +1,167 @@
+//! Bad experiment files fail with a message naming the file, the key and the allowed values.
+
+use std::path::Path;
+
+use experiment::{parse, ExperimentError, Overrides};
+
+const BASE: &str = r#"
+[experiment]
+name = "t"
+[workload]
+connections = 10
+"#;
+
+fn err_of(text: &str) -> String {
+    err_with(text, &Overrides::default())
+}
+
+fn err_with(text: &str, o: &Overrides) -> String {
+    match parse(Path::new("exp.toml"), text, o) {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+fn assert_mentions(msg: &str, parts: &[&str]) {
+    for p in parts {
+        assert!(msg.contains(p), "message {msg:?} should mention {p:?}");
+    }
+}
+
+#[test]
+fn missing_file_names_the_file() {
+    let e = experiment::load(Path::new("no/such/file.toml"), &Overrides::default()).unwrap_err();
+    assert!(matches!(e, ExperimentError::Read { .. }));
+    assert_mentions(&e.to_string(), &["no/such/file.toml"]);
+}
+
+#[test]
+fn syntax_error_names_file_and_line() {
+    let msg = err_of("[experiment]\nname = \"t\"\nseed = = 3\n");
+    assert_mentions(&msg, &["exp.toml", "syntax", "line 3"]);
+}
+
+#[test]
+fn unknown_key_lists_allowed_keys() {
+    let msg = err_of(&format!("{BASE}[link]\ndelya = \"10ms\"\n"));
+    assert_mentions(&msg, &["exp.toml", "link", "delya", "delay", "jitter"]);
+    let msg = err_of(&format!("{BASE}[tcp]\nmls = \"10s\"\n"));
+    assert_mentions(&msg, &["tcp", "mls", "msl"]);
+    let msg = err_of(&format!("{BASE}[workload2]\n"));
+    assert_mentions(&msg, &["workload2", "allowed", "workload"]);
+}
+
+#[test]
+fn loss_outside_unit_interval() {
+    let msg = err_of(&format!("{BASE}[link]\nloss = 1.5\n"));
+    assert_mentions(&msg, &["exp.toml", "link.loss", "[0, 1]", "1.5"]);
+    let msg = err_of(&format!("{BASE}[link.server_to_client]\nloss = -0.1\n"));
+    assert_mentions(&msg, &["link.server_to_client.loss", "[0, 1]"]);
+}
+
+#[test]
+fn duration_without_unit() {
+    let msg = err_of(&format!("{BASE}[tcp]\nmsl = 30\n"));
+    assert_mentions(&msg, &["exp.toml", "tcp.msl", "unit", "ms", "min"]);
+    let msg = err_of(&format!("{BASE}[link]\ndelay = \"10\"\n"));
+    assert_mentions(&msg, &["link.delay", "unit"]);
+}
+
+#[test]
+fn empty_sweep_list() {
+    let msg = err_of(&format!("{BASE}[sweep]\n\"link.loss\" = []\n"));
+    assert_mentions(&msg, &["exp.toml", "sweep.link.loss", "empty"]);
+}
+
+#[test]
+fn bad_value_in_one_sweep_point_names_the_point() {
+    let msg = err_of(&format!("{BASE}[sweep]\n\"link.loss\" = [0.1, 2.0]\n"));
+    assert_mentions(&msg, &["link.loss", "sweep point 1", "link.loss = 2.0"]);
+}
+
+#[test]
+fn enum_values_are_listed() {
+    let msg = err_of("[experiment]\nname = \"t\"\n[workload]\nclose_first = \"nobody\"\n");
+    assert_mentions(&msg, &["workload.close_first", "client", "server", "both"]);
+}
+
+#[test]
+fn missing_experiment_table() {
+    let msg = err_of("[link]\nloss = 0.1\n");
+    assert_mentions(&msg, &["experiment", "name"]);
+}
+
+#[test]
+fn bad_set_override() {
+    let o = Overrides {
+        set: vec!["link.loss".into()],
+        seed: None,
+    };
+    assert_mentions(&err_with(BASE, &o), &["key=value"]);
+    let o = Overrides {
+        set: vec!["linc.loss=0.1".into()],
+        seed: None,
+    };
+    assert_mentions(&err_with(BASE, &o), &["linc", "allowed", "link"]);
+    let o = Overrides {
+        set: vec!["link.loss=7".into()],
+        seed: None,
+    };
+    assert_mentions(&err_with(BASE, &o), &["link.loss", "[0, 1]"]);
+}
+
+#[test]
+fn fault_for_missing_connection() {
+    let msg = err_of(&format!(
+        "{BASE}[[fault]]\ndirection = \"client_to_server\"\nconnection = 10\naction = \"drop\"\n"
+    ));
+    assert_mentions(&msg, &["fault[0].connection", "0..10"]);
+}
+
+#[test]
+fn sweep_expands_row_major_with_overrides_applied() {
+    let text = format!(
+        "{BASE}[sweep]\n\"link.loss\" = [0.0, 0.5]\n\"tcp.msl\" = [\"1s\", \"2s\", \"3s\"]\n"
+    );
+    let o = Overrides {
+        set: vec!["link.delay=3ms".into(), "experiment.replications=2".into()],
+        seed: Some(9),
+    };
+    let exp = parse(Path::new("exp.toml"), &text, &o).unwrap();
+    assert_eq!(exp.sweep_keys, vec!["link.loss", "tcp.msl"]);
+    assert_eq!(exp.points.len(), 6);
+    assert_eq!((exp.seed, exp.replications, exp.runs()), (9, 2, 12));
+    let p4 = &exp.points[4].config;
+    assert_eq!(p4.link.client_to_server.loss, 0.5);
+    assert_eq!(p4.tcp.client.msl.to_string(), "2s");
+    assert_eq!(p4.link.server_to_client.delay.to_string(), "3ms");
+    assert_eq!(exp.points[4].assignments[1].to_string(), "tcp.msl = 2s");
+}
+
+#[test]
+fn per_direction_link_and_per_host_tcp_overrides() {
+    let text = format!(
+        "{BASE}[link]\ndelay = \"10ms\"\nloss = 0.1\n[link.server_to_client]\nloss = 0.0\n[tcp]\nmsl = \"5s\"\n[tcp.server]\nmsl = \"1s\"\n"
+    );
+    let exp = parse(Path::new("exp.toml"), &text, &Overrides::default()).unwrap();
+    let c = &exp.points[0].config;
+    assert_eq!(
+        (c.link.client_to_server.loss, c.link.server_to_client.loss),
+        (0.1, 0.0)
+    );
+    assert_eq!(c.link.server_to_client.delay.to_string(), "10ms");
+    assert_eq!(
+        (
+            c.tcp.client.msl.to_string().as_str(),
+            c.tcp.server.msl.to_string().as_str()
+        ),
+        ("5s", "1s")
+    );
+}
+
+#[test]
+fn nested_sweep_tables_are_dotted_keys() {
+    let text = format!("{BASE}[sweep]\nlink.loss = [0.0, 0.1]\n");
+    let exp = parse(Path::new("exp.toml"), &text, &Overrides::default()).unwrap();
+    assert_eq!(exp.sweep_keys, vec!["link.loss"]);
+}

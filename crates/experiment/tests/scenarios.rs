@@ -1,0 +1,241 @@
+//! Whole-engine stories with exact timings: a scripted fault must produce the retransmission
+//! at the instant RFC 6298 and RFC 9293 predict. Link delay is 10 ms each way (RTT 20 ms).
+
+use std::path::Path;
+
+use experiment::engine::{self, RunOutput};
+use experiment::stats::{ConnRow, Outcome, ServerOutcome};
+use experiment::{parse, Overrides};
+
+const MS: u64 = 1_000_000;
+const S: u64 = 1_000 * MS;
+
+fn run(extra: &str) -> RunOutput {
+    run_set(extra, &[])
+}
+
+fn run_set(extra: &str, set: &[&str]) -> RunOutput {
+    let text = format!(
+        r#"
+[experiment]
+name = "scenario"
+seed = 5
+[link]
+delay = "10ms"
+[workload]
+connections = 3
+arrival = "uniform"
+rate = 1.0
+request_bytes = 100
+response_bytes = 1000
+[output]
+connections = true
+{extra}
+"#
+    );
+    let o = Overrides {
+        set: set.iter().map(|s| s.to_string()).collect(),
+        seed: None,
+    };
+    let exp = parse(Path::new("scenario.toml"), &text, &o).expect("valid scenario");
+    engine::run(&exp.points[0].config, exp.seed, 0, 0).expect("run")
+}
+
+fn conn(out: &RunOutput, id: u32) -> &ConnRow {
+    out.connections.iter().find(|c| c.id == id).expect("row")
+}
+
+#[test]
+fn clean_lifecycle_timings() {
+    let out = run("");
+    for c in &out.connections {
+        assert_eq!(c.outcome, Outcome::Completed, "{c:?}");
+        assert_eq!(c.server_outcome, Some(ServerOutcome::Closed));
+        assert_eq!(c.handshake_ns, Some(20 * MS));
+        // TIME-WAIT lasts exactly 2 × MSL (MSL 30 s by default).
+        assert_eq!(
+            c.client_closed_ns.unwrap() - c.time_wait_ns.unwrap(),
+            60 * S
+        );
+        assert_eq!(c.rtx, [0, 0, 0, 0]);
+    }
+    assert_eq!(out.summary.completed(), 3);
+    assert_eq!(out.summary.time_wait_peak_client, 3);
+    assert_eq!(out.summary.time_wait_peak_server, 0);
+}
+
+#[test]
+fn lost_syn_is_retransmitted_after_the_initial_rto() {
+    let out = run(r#"
+[[fault]]
+direction = "client_to_server"
+connection = 1
+action = "drop"
+flags = "SYN"
+"#);
+    let c = conn(&out, 1);
+    // The SYN goes at t0, is lost, and goes again at t0 + 1 s (RFC 6298 §2.1 initial RTO).
+    assert_eq!(c.handshake_ns, Some(S + 20 * MS));
+    assert_eq!(c.rtx[0], 1);
+    assert_eq!(c.outcome, Outcome::Completed);
+    assert_eq!(
+        conn(&out, 0).handshake_ns,
+        Some(20 * MS),
+        "other connections untouched"
+    );
+}
+
+#[test]
+fn two_lost_syns_back_off_exponentially() {
+    let out = run(r#"
+[[fault]]
+direction = "client_to_server"
+connection = 0
+action = "drop"
+flags = "SYN"
+count = 2
+"#);
+    // Retransmissions at 1 s and 1 + 2 s (RFC 6298 §5.5 doubles the RTO).
+    assert_eq!(conn(&out, 0).handshake_ns, Some(3 * S + 20 * MS));
+    assert_eq!(conn(&out, 0).rtx[0], 2);
+}
+
+#[test]
+fn syn_retries_exhausted_is_a_connect_timeout() {
+    let out = run(r#"
+[tcp.client]
+syn_retries = 2
+[[fault]]
+direction = "client_to_server"
+connection = 2
+action = "drop"
+flags = "SYN"
+count = 10
+"#);
+    let c = conn(&out, 2);
+    assert_eq!(c.outcome, Outcome::ConnectTimeout);
+    assert_eq!(c.rtx[0], 2);
+    // SYN at 0, 1 s, 3 s; the connection gives up when the third RTO (4 s) expires: t = 7 s.
+    assert_eq!(c.client_closed_ns.unwrap() - c.connect_ns, 7 * S);
+    assert_eq!(out.summary.count(Outcome::ConnectTimeout), 1);
+}
+
+#[test]
+fn lost_syn_ack_is_recovered_one_rto_later() {
+    let out = run(r#"
+[[fault]]
+direction = "server_to_client"
+connection = 0
+action = "drop"
+flags = "SYN|ACK"
+"#);
+    let c = conn(&out, 0);
+    // The SYN-ACK leaves at 10 ms and is lost. At 1 s the client's SYN retransmission and at
+    // 1.010 s the server's SYN-ACK retransmission are due; either way the next SYN-ACK reaches
+    // the client at 1.020 s.
+    assert_eq!(c.handshake_ns, Some(S + 20 * MS));
+    assert!(c.rtx[0] + c.rtx[1] >= 1, "{c:?}");
+    assert_eq!(c.outcome, Outcome::Completed);
+}
+
+#[test]
+fn lost_final_ack_fin_is_retransmitted_and_time_wait_reacks_it() {
+    let out = run(r#"
+[[fault]]
+direction = "client_to_server"
+connection = 0
+action = "drop"
+flags = "ACK"
+payload = "empty"
+after_fin = true
+"#);
+    let c = conn(&out, 0);
+    let t_close = c.first_close_ns.unwrap();
+    assert_eq!(c.rtx[3], 1, "the server retransmits its FIN once: {c:?}");
+    assert_eq!(c.outcome, Outcome::Completed);
+    assert_eq!(
+        c.server_outcome,
+        Some(ServerOutcome::Closed),
+        "TIME-WAIT's re-ACK closes the server"
+    );
+    // The client's TIME-WAIT starts when the server's FIN arrives (close + 20 ms) and restarts
+    // when the retransmitted FIN arrives, so it ends 2×MSL after that, not after the first.
+    let server_rto = c.server_closed_ns.unwrap() - t_close - 30 * MS;
+    assert!(
+        server_rto >= 200 * MS,
+        "server RTO {server_rto} ns is at least rto_min"
+    );
+    assert_eq!(c.time_wait_ns, Some(t_close + 20 * MS));
+    assert_eq!(
+        c.client_closed_ns.unwrap(),
+        t_close + 20 * MS + server_rto + 60 * S
+    );
+}
+
+#[test]
+fn time_wait_shorter_than_the_peers_rto_turns_the_retransmitted_fin_into_a_reset() {
+    let out = run(r#"
+[tcp.client]
+msl = "20ms"
+[[fault]]
+direction = "client_to_server"
+connection = 0
+action = "drop"
+flags = "ACK"
+payload = "empty"
+after_fin = true
+"#);
+    let c = conn(&out, 0);
+    // TIME-WAIT is 40 ms, gone long before the server's FIN retransmission (>= 200 ms), which
+    // then meets no connection and is answered with RST (RFC 9293 §3.10.7.1).
+    assert_eq!(c.outcome, Outcome::Completed);
+    assert_eq!(c.server_outcome, Some(ServerOutcome::Reset));
+    assert_eq!(
+        c.client_closed_ns.unwrap() - c.time_wait_ns.unwrap(),
+        40 * MS
+    );
+    assert!(out.summary.rst_sent >= 1);
+    assert_eq!(out.summary.server_reset, 1);
+}
+
+#[test]
+fn ports_in_time_wait_cannot_be_reused() {
+    let out = run_set(
+        "",
+        &[
+            "tcp.client.ephemeral_ports=[40000, 40001]",
+            "workload.connections=5",
+            "workload.arrival=burst",
+        ],
+    );
+    // Two ports: two connections get one each and then hold it through TIME-WAIT (60 s),
+    // so the other three, all arriving at t = 0, find none.
+    assert_eq!(out.summary.completed(), 2);
+    assert_eq!(out.summary.count(Outcome::PortExhausted), 3);
+    let ports: Vec<u16> = out
+        .connections
+        .iter()
+        .filter(|c| c.outcome == Outcome::Completed)
+        .map(|c| c.client_port)
+        .collect();
+    assert_eq!(ports.len(), 2);
+    assert_ne!(ports[0], ports[1]);
+}
+
+#[test]
+fn a_port_is_reused_once_its_time_wait_has_expired() {
+    let out = run_set(
+        "",
+        &[
+            "tcp.client.ephemeral_ports=[40000, 40001]",
+            "tcp.client.msl=100ms",
+            "workload.connections=3",
+        ],
+    );
+    // One arrival per second and a 200 ms TIME-WAIT: every connection finds a free port, and
+    // with two ports the third connection must reuse one of the first two.
+    assert_eq!(out.summary.completed(), 3);
+    let p: Vec<u16> = out.connections.iter().map(|c| c.client_port).collect();
+    assert!(p.iter().all(|&x| x == 40000 || x == 40001), "{p:?}");
+    assert!(p[2] == p[0] || p[2] == p[1]);
+}
