@@ -667,6 +667,13 @@ fn validate_workload(w: &WorkloadConfig) -> Result<(), (&'static str, String)> {
     if w.requests_per_connection == 0 {
         return Err(("requests_per_connection", "must be at least 1".into()));
     }
+    if w.requests_per_connection > 1 && w.request_bytes == 0 {
+        // With no request bytes the server cannot tell one request from the next.
+        return Err((
+            "requests_per_connection",
+            "more than 1 needs request_bytes > 0 (the server answers each complete request)".into(),
+        ));
+    }
     const MAX_BYTES: u64 = 1 << 40;
     if w.request_bytes > MAX_BYTES {
         return Err((

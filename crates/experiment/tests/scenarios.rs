@@ -239,3 +239,93 @@ fn a_port_is_reused_once_its_time_wait_has_expired() {
     assert!(p.iter().all(|&x| x == 40000 || x == 40001), "{p:?}");
     assert!(p[2] == p[0] || p[2] == p[1]);
 }
+
+#[test]
+fn server_closing_first_puts_the_server_in_time_wait() {
+    let out = run_set("", &["workload.close_first=server"]);
+    for c in &out.connections {
+        assert_eq!(c.outcome, Outcome::Completed, "{c:?}");
+        assert_eq!(c.server_outcome, Some(ServerOutcome::Closed));
+        // The server's TIME-WAIT ends last: 2×MSL after it began.
+        assert_eq!(
+            c.server_closed_ns.unwrap() - c.time_wait_ns.unwrap(),
+            60 * S
+        );
+        assert!(c.client_closed_ns.unwrap() < c.server_closed_ns.unwrap());
+    }
+    assert_eq!(out.summary.time_wait_peak_server, 3);
+    assert_eq!(out.summary.time_wait_peak_client, 0);
+}
+
+#[test]
+fn both_closing_at_once_is_a_simultaneous_close() {
+    let out = run_set("", &["workload.close_first=both"]);
+    for c in &out.connections {
+        assert_eq!(c.outcome, Outcome::Completed, "{c:?}");
+        assert_eq!(c.server_outcome, Some(ServerOutcome::Closed));
+        // The FINs cross (CLOSING on both sides) and each side's FIN is ACKed one RTT after
+        // the close: both enter TIME-WAIT, so both close 2×MSL later.
+        assert_eq!(c.close_ns, Some(20 * MS), "{c:?}");
+        assert_eq!(c.client_closed_ns, c.server_closed_ns);
+    }
+    assert_eq!(out.summary.time_wait_peak_client, 3);
+    assert_eq!(out.summary.time_wait_peak_server, 3);
+}
+
+#[test]
+fn pooling_reuses_one_handshake_for_several_exchanges() {
+    let out = run_set("", &["workload.requests_per_connection=3"]);
+    for c in &out.connections {
+        assert_eq!(c.outcome, Outcome::Completed, "{c:?}");
+        // Three request/response exchanges of one RTT each before the client closes.
+        assert_eq!(
+            c.first_close_ns.unwrap() - c.established_ns.unwrap(),
+            3 * 20 * MS
+        );
+    }
+    assert_eq!(out.summary.completed(), 3);
+}
+
+#[test]
+fn think_time_delays_the_response() {
+    let out = run_set("", &["workload.think_time=250ms"]);
+    for c in &out.connections {
+        assert_eq!(
+            c.first_close_ns.unwrap() - c.established_ns.unwrap(),
+            20 * MS + 250 * MS
+        );
+    }
+}
+
+#[test]
+fn large_responses_span_many_segments() {
+    let out = run_set(
+        "",
+        &["workload.response_bytes=100000", "link.bandwidth=10Mbps"],
+    );
+    for c in &out.connections {
+        assert_eq!(c.outcome, Outcome::Completed, "{c:?}");
+    }
+    // 100 kB in 1460-byte segments is 69 data segments per connection from the server.
+    assert!(
+        out.summary.segments_s2c >= 3 * 69,
+        "{}",
+        out.summary.segments_s2c
+    );
+}
+
+#[test]
+fn every_outcome_is_accounted_for_under_heavy_loss() {
+    let out = run_set(
+        "",
+        &[
+            "link.loss=0.3",
+            "workload.connections=200",
+            "workload.rate=50.0",
+        ],
+    );
+    let total: u64 = out.summary.outcomes.iter().sum();
+    assert_eq!(total, 200);
+    assert!(out.summary.rtx.iter().sum::<u64>() > 0);
+    assert!(out.summary.completed() > 100, "{:?}", out.summary.outcomes);
+}
