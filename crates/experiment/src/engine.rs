@@ -13,6 +13,7 @@ use tcp_model::{
 
 use crate::config::{Arrival, CloseFirst, RunConfig};
 use crate::stats::{ConnRow, Outcome, RunSummary, ServerOutcome};
+use crate::trace::{AppCall, Cause, Trace, Tracer};
 
 /// 10.0.0.1 and 10.0.0.2: addresses appear in traces and pcaps, so make them look real.
 pub const CLIENT_IP: u32 = 0x0a00_0001;
@@ -31,6 +32,7 @@ pub mod component {
 /// IPv4 (20) + TCP (20) header bytes; the MSS option adds 4.
 const HEADER_BYTES: u32 = 40;
 
+/// One end of the simulated connection; `Side as usize` indexes per-side arrays (client 0).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
     Client,
@@ -132,6 +134,15 @@ struct Engine<'a> {
     summary: RunSummary,
     rows: Vec<ConnRow>,
     keep_rows: bool,
+    /// `Some` only in [`run_traced`]: checked once per event, nothing allocated when off.
+    tracer: Option<Box<Tracer>>,
+}
+
+/// An application call the workload makes on a live connection.
+#[derive(Clone, Copy)]
+enum AppOp {
+    Send(u64),
+    Close,
 }
 
 /// Runs one (sweep point, replication) of an experiment.
@@ -141,6 +152,59 @@ pub fn run(
     point: usize,
     replication: u32,
 ) -> Result<RunOutput, RunError> {
+    run_with(cfg, seed, point, replication, None).map(|(out, _)| out)
+}
+
+/// Runs one (sweep point, replication) exactly as [`run`] does, recording every event of
+/// workload connection `connection` (0-based): its segments, what the links did with them,
+/// and both ends' state changes with their causes. The `RunOutput` equals `run`'s.
+pub fn run_traced(
+    cfg: &RunConfig,
+    seed: u64,
+    point: usize,
+    replication: u32,
+    connection: u64,
+) -> Result<(RunOutput, Trace), RunError> {
+    let n = cfg.workload.connections;
+    if connection >= n {
+        return Err(RunError {
+            seed,
+            point,
+            replication,
+            message: format!(
+                "connection {connection} does not exist: the workload has {n} connection(s), \
+                 numbered from 0"
+            ),
+        });
+    }
+    // Connection ids are u32 throughout the engine (segment incarnations).
+    let id = u32::try_from(connection).map_err(|_| RunError {
+        seed,
+        point,
+        replication,
+        message: format!("connection {connection} is beyond the engine's u32 ids"),
+    })?;
+    let (out, tracer) = run_with(
+        cfg,
+        seed,
+        point,
+        replication,
+        Some(Box::new(Tracer::new(id))),
+    )?;
+    let trace = match tracer {
+        Some(t) => t.finish(),
+        None => Tracer::new(id).finish(),
+    };
+    Ok((out, trace))
+}
+
+fn run_with(
+    cfg: &RunConfig,
+    seed: u64,
+    point: usize,
+    replication: u32,
+    tracer: Option<Box<Tracer>>,
+) -> Result<(RunOutput, Option<Box<Tracer>>), RunError> {
     let stream = |c| SimRng::stream(seed, point as u64, replication as u64, c);
     let fail = |message: String| RunError {
         seed,
@@ -191,6 +255,7 @@ pub fn run(
         summary: RunSummary::new(seed, replication, cfg.workload.connections),
         rows: Vec::new(),
         keep_rows: cfg.output.connections,
+        tracer,
     };
     let first = e.arrival_time(0, SimTime::ZERO);
     e.schedule(first, Ev::Arrival { id: 0 })?;
@@ -252,6 +317,17 @@ impl Engine<'_> {
                     StopReason::TimeLimit
                 });
             };
+            if let Some(t) = self.tracer.as_deref_mut() {
+                match &ev {
+                    Ev::Arrival { .. } => {
+                        t.begin(Some((Side::Client, Cause::App(AppCall::Connect))))
+                    }
+                    Ev::Deliver { to, seg } => t.deliver(now, *to, seg),
+                    Ev::Timer { host, .. } => t.timer(*host),
+                    // Its calls are traced one by one (`app`).
+                    Ev::Respond { .. } => t.begin(None),
+                }
+            }
             match ev {
                 Ev::Arrival { id } => self.on_arrival(now, id)?,
                 Ev::Deliver {
@@ -292,6 +368,9 @@ impl Engine<'_> {
                 self.live.insert(id, rec);
             }
             Err(_) => {
+                if let Some(t) = self.tracer.as_deref_mut().filter(|t| t.connection() == id) {
+                    t.connect_failed(now);
+                }
                 rec.client_outcome = Some(Outcome::PortExhausted);
                 self.finalize(id, rec);
             }
@@ -348,7 +427,11 @@ impl Engine<'_> {
             Side::Client => (&mut self.c2s, Side::Server),
             Side::Server => (&mut self.s2c, Side::Client),
         };
-        match link.transmit(now, &info) {
+        let verdict = link.transmit(now, &info);
+        if let Some(t) = self.tracer.as_deref_mut() {
+            t.transmit(now, from, &seg, &verdict);
+        }
+        match verdict {
             Verdict::Drop(_) => Ok(()),
             Verdict::Deliver { at, duplicate_at } => {
                 self.schedule(at, Ev::Deliver { to, seg })?;
@@ -375,6 +458,11 @@ impl Engine<'_> {
                 }
             }
             HostEvent::Conn { conn, tag, event } => {
+                if let Some(t) = self.tracer.as_deref_mut() {
+                    if tag == t.connection() as u64 {
+                        t.conn_event(now, side, event);
+                    }
+                }
                 let id = tag as u32;
                 if let Event::StaleAccepted { .. } = event {
                     self.summary.stale_accepted += 1;
@@ -458,9 +546,9 @@ impl Engine<'_> {
                     CloseReason::Normal | CloseReason::TimeWaitKilled => Outcome::Incomplete,
                     CloseReason::Reset => Outcome::Reset,
                     CloseReason::ConnectTimeout => Outcome::ConnectTimeout,
-                    CloseReason::HandshakeTimeout
-                    | CloseReason::RetriesExceeded
-                    | CloseReason::Aborted => Outcome::Aborted,
+                    // Retransmissions ran out after the handshake, the application aborted,
+                    // or the peer's FIN never came (FIN-WAIT-2 timeout): no normal close.
+                    _ => Outcome::Aborted,
                 });
                 if reason == CloseReason::TimeWaitKilled {
                     self.summary.time_wait_killed += 1;
@@ -489,7 +577,7 @@ impl Engine<'_> {
                 rec.responses_received = rec.requests_sent;
             }
             if req_bytes > 0 {
-                self.client.send(now, conn, req_bytes);
+                self.app(now, Side::Client, id, conn, AppOp::Send(req_bytes));
             }
             if resp_bytes == 0 {
                 self.next_request(now, id);
@@ -517,7 +605,7 @@ impl Engine<'_> {
         rec.client_app_closed = true;
         rec.t_first_close.get_or_insert(now);
         let conn = rec.client.expect("live client");
-        self.client.close(now, conn);
+        self.app(now, Side::Client, id, conn, AppOp::Close);
     }
 
     fn server_close(&mut self, now: SimTime, id: u32) {
@@ -528,7 +616,7 @@ impl Engine<'_> {
         rec.server_app_closed = true;
         rec.t_first_close.get_or_insert(now);
         let conn = rec.server.expect("live server");
-        self.server.close(now, conn);
+        self.app(now, Side::Server, id, conn, AppOp::Close);
     }
 
     fn on_server(&mut self, now: SimTime, id: u32, ev: Event) -> Result<(), RunError> {
@@ -634,10 +722,34 @@ impl Engine<'_> {
         let last = rec.responses_sent == total;
         let peer_fin = rec.server_peer_fin;
         if bytes > 0 {
-            self.server.send(now, conn, bytes);
+            self.app(now, Side::Server, id, conn, AppOp::Send(bytes));
         }
         if last && (close_first == CloseFirst::Server || peer_fin) {
             self.server_close(now, id);
+        }
+    }
+
+    /// Every application call of the workload goes through here, so a trace sees each one
+    /// with the state it found and left.
+    fn app(&mut self, now: SimTime, side: Side, id: u32, conn: ConnId, op: AppOp) {
+        let host = match side {
+            Side::Client => &mut self.client,
+            Side::Server => &mut self.server,
+        };
+        let tracer = self.tracer.as_deref_mut().filter(|t| t.connection() == id);
+        let before = tracer.as_ref().and_then(|_| host.conn_state(conn));
+        let call = match op {
+            AppOp::Send(bytes) => {
+                host.send(now, conn, bytes);
+                AppCall::Send { bytes }
+            }
+            AppOp::Close => {
+                host.close(now, conn);
+                AppCall::Close
+            }
+        };
+        if let Some(t) = tracer {
+            t.app_call(now, side, call, before, host.conn_state(conn));
         }
     }
 
@@ -680,7 +792,7 @@ impl Engine<'_> {
         }
     }
 
-    fn finish(mut self, stop: StopReason) -> RunOutput {
+    fn finish(mut self, stop: StopReason) -> (RunOutput, Option<Box<Tracer>>) {
         // Whatever is still alive at the limit is reported as unfinished, in id order.
         let mut left: Vec<u32> = self.live.keys().copied().collect();
         left.sort_unstable();
@@ -709,10 +821,13 @@ impl Engine<'_> {
         s.dropped_c2s = a.dropped();
         s.dropped_s2c = b.dropped();
         s.finalize_samples();
-        RunOutput {
-            summary: self.summary,
-            connections: self.rows,
-        }
+        (
+            RunOutput {
+                summary: self.summary,
+                connections: self.rows,
+            },
+            self.tracer,
+        )
     }
 }
 

@@ -1,12 +1,14 @@
 //! tcpsim experiments: a TOML file becomes a validated [`Experiment`] (with its sweep expanded),
 //! each (sweep point, replication) is simulated by [`engine::run`], and the results are written
-//! as CSV by [`output`].
+//! as CSV by [`output`]. [`engine::run_traced`] re-runs one of them and records one
+//! connection's every event ([`trace`]).
 
 pub mod config;
 pub mod engine;
 pub mod error;
 pub mod output;
 pub mod stats;
+pub mod trace;
 
 pub use config::{load, parse, Experiment, Overrides, RunConfig};
 pub use error::ExperimentError;

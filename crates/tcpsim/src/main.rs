@@ -1,11 +1,11 @@
 //! `tcpsim`: run, check and inspect TCP connection-lifecycle experiments.
 
-use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use experiment::config::value_text;
 use experiment::output;
 use experiment::stats::Outcome;
@@ -41,7 +41,46 @@ enum Command {
         #[command(flatten)]
         exp: ExpArgs,
     },
+    /// Re-run one (point, replication) and print every event of one connection: segments
+    /// sent, dropped, duplicated and delivered, and both ends' state changes with their cause.
+    Trace {
+        #[command(flatten)]
+        exp: ExpArgs,
+        /// The workload connection to trace (0-based).
+        #[arg(long, value_name = "N")]
+        connection: u64,
+        /// The sweep point to re-run.
+        #[arg(long, value_name = "P", default_value_t = 0)]
+        point: usize,
+        /// The replication to re-run.
+        #[arg(long, value_name = "R", default_value_t = 0)]
+        replication: u32,
+        /// `text`: a readable timeline; `csv`: one row per event.
+        #[arg(long, value_enum, default_value_t = TraceFormat::Text)]
+        format: TraceFormat,
+        /// Write to FILE instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
+
+#[derive(Clone, Copy, ValueEnum)]
+enum TraceFormat {
+    Text,
+    Csv,
+}
+
+/// A command-line value that is out of range for the experiment: exit status 2, like bad
+/// input in the file.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for UsageError {}
 
 #[derive(Args)]
 struct ExpArgs {
@@ -72,6 +111,14 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { exp } => check(&exp),
         Command::Run { exp, out, threads } => run(&exp, out, threads),
+        Command::Trace {
+            exp,
+            connection,
+            point,
+            replication,
+            format,
+            out,
+        } => trace(&exp, connection, point, replication, format, out.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -80,6 +127,7 @@ fn main() -> ExitCode {
             // 2: the input is wrong (nothing was run or written); 1: a run or write failed.
             if e.downcast_ref::<ExperimentError>()
                 .is_some_and(|e| !matches!(e, ExperimentError::Write { .. }))
+                || e.downcast_ref::<UsageError>().is_some()
             {
                 ExitCode::from(2)
             } else {
@@ -135,6 +183,65 @@ fn run(args: &ExpArgs, out: Option<PathBuf>, threads: usize) -> anyhow::Result<(
     );
     for f in files {
         eprintln!("wrote {}", f.display());
+    }
+    Ok(())
+}
+
+fn trace(
+    args: &ExpArgs,
+    connection: u64,
+    point: usize,
+    replication: u32,
+    format: TraceFormat,
+    out: Option<&Path>,
+) -> anyhow::Result<()> {
+    let exp = args.load()?;
+    let usage = |m: String| anyhow::Error::new(UsageError(m));
+    let Some(p) = exp.points.get(point) else {
+        return Err(usage(format!(
+            "--point {point} is out of range: experiment `{}` has {} sweep point(s), numbered from 0",
+            exp.name,
+            exp.points.len()
+        )));
+    };
+    if replication >= exp.replications {
+        return Err(usage(format!(
+            "--replication {replication} is out of range: experiment `{}` has {} replication(s), numbered from 0",
+            exp.name, exp.replications
+        )));
+    }
+    let n = p.config.workload.connections;
+    if connection >= n {
+        return Err(usage(format!(
+            "--connection {connection} is out of range: sweep point {point} of experiment `{}` has {n} connection(s), numbered from 0",
+            exp.name
+        )));
+    }
+    let (_, trace) =
+        experiment::engine::run_traced(&p.config, exp.seed, point, replication, connection)?;
+    let mut buf = Vec::new();
+    match format {
+        TraceFormat::Text => trace.write_text(&mut buf)?,
+        TraceFormat::Csv => trace.write_csv(&mut buf)?,
+    }
+    match out {
+        Some(path) => {
+            // Written to a temporary name and renamed, like the result files: never half a file.
+            let mut tmp = path.as_os_str().to_owned();
+            tmp.push(".tmp");
+            let tmp = PathBuf::from(tmp);
+            std::fs::write(&tmp, &buf)
+                .and_then(|()| std::fs::rename(&tmp, path))
+                .with_context(|| format!("cannot write the trace to {}", path.display()))?;
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            match stdout.write_all(&buf).and_then(|()| stdout.flush()) {
+                // `tcpsim trace … | head` is not an error.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+                r => r.context("cannot write the trace to stdout")?,
+            }
+        }
     }
     Ok(())
 }

@@ -1,0 +1,473 @@
+//! `engine::run_traced`: one connection's segments, link verdicts and state changes, with
+//! relative sequence numbers, as text and CSV, identical on every run.
+
+use std::path::Path;
+
+use experiment::engine::{self, Side};
+use experiment::trace::{AppCall, Cause, Trace, TraceKind, CSV_COLUMNS};
+use experiment::{parse, Overrides};
+use link::DropReason;
+use tcp_model::{Flags, State};
+
+const MS: u64 = 1_000_000;
+
+const LOST_FINAL_ACK: &str = r#"
+[[fault]]
+direction = "client_to_server"
+connection = 0
+action = "drop"
+flags = "ACK"
+payload = "empty"
+after_fin = true
+"#;
+
+fn config(extra: &str) -> experiment::Experiment {
+    let text = format!(
+        r#"
+[experiment]
+name = "trace"
+seed = 5
+[link]
+delay = "10ms"
+[workload]
+connections = 3
+arrival = "uniform"
+rate = 1.0
+request_bytes = 100
+response_bytes = 1000
+{extra}
+"#
+    );
+    parse(Path::new("trace.toml"), &text, &Overrides::default()).expect("valid")
+}
+
+fn trace(extra: &str, connection: u64) -> Trace {
+    let exp = config(extra);
+    let (out, t) =
+        engine::run_traced(&exp.points[0].config, exp.seed, 0, 0, connection).expect("traced run");
+    let plain = engine::run(&exp.points[0].config, exp.seed, 0, 0).expect("run");
+    assert_eq!(
+        format!("{:?}", out.summary),
+        format!("{:?}", plain.summary),
+        "tracing changes nothing"
+    );
+    t
+}
+
+fn text(t: &Trace) -> String {
+    let mut v = Vec::new();
+    t.write_text(&mut v).unwrap();
+    String::from_utf8(v).unwrap()
+}
+
+fn csv(t: &Trace) -> Vec<u8> {
+    let mut v = Vec::new();
+    t.write_csv(&mut v).unwrap();
+    v
+}
+
+/// The index of the first event at or after `from` that satisfies `f`.
+fn find(t: &Trace, from: usize, f: impl Fn(&experiment::trace::TraceEvent) -> bool) -> usize {
+    (from..t.events.len())
+        .find(|&i| f(&t.events[i]))
+        .unwrap_or_else(|| panic!("no such event after #{from} in\n{}", text(t)))
+}
+
+fn is_send(e: &experiment::trace::TraceEvent, side: Side, flags: Flags) -> bool {
+    e.side == side && matches!(e.kind, TraceKind::Send { seg, .. } if seg.flags == flags)
+}
+
+#[test]
+fn lost_final_ack_shows_the_drop_the_fin_retransmission_and_the_time_wait_reack() {
+    let t = trace(LOST_FINAL_ACK, 0);
+    let fin_ack = Flags::FIN | Flags::ACK;
+    // The client's TIME-WAIT ACK of the server's FIN is dropped by the scripted fault.
+    let tw = find(&t, 0, |e| {
+        e.side == Side::Client
+            && matches!(e.kind, TraceKind::State { to: State::TimeWait, cause: Cause::Rcvd(seg), .. }
+                if seg.flags == fin_ack)
+    });
+    let ack = find(&t, 0, |e| {
+        is_send(e, Side::Client, Flags::ACK) && e.time == t.events[tw].time
+    });
+    assert!(matches!(
+        t.events[ack].kind,
+        TraceKind::Send {
+            state: State::TimeWait,
+            retransmission: false,
+            ..
+        }
+    ));
+    assert!(
+        matches!(
+            t.events[ack + 1].kind,
+            TraceKind::Drop { reason: DropReason::Fault, seg } if seg.flags == Flags::ACK
+        ),
+        "the drop follows its send:\n{}",
+        text(&t)
+    );
+    // The server, still in LAST-ACK, retransmits its FIN after one RTO (>= rto_min 200 ms)...
+    let timer = find(&t, ack, |e| {
+        e.side == Side::Server && matches!(e.kind, TraceKind::Timer { .. })
+    });
+    let rtx = find(&t, timer, |e| is_send(e, Side::Server, fin_ack));
+    assert!(matches!(
+        t.events[rtx].kind,
+        TraceKind::Send {
+            state: State::LastAck,
+            retransmission: true,
+            ..
+        }
+    ));
+    assert!(t.events[rtx].time.as_nanos() - t.events[ack].time.as_nanos() >= 190 * MS);
+    // ...which TIME-WAIT receives 10 ms later and ACKs again; that ACK closes the server.
+    let dl = find(&t, rtx, |e| {
+        e.side == Side::Client
+            && matches!(e.kind, TraceKind::Deliver { seg } if seg.flags == fin_ack)
+    });
+    assert_eq!(
+        t.events[dl].time.as_nanos(),
+        t.events[rtx].time.as_nanos() + 10 * MS
+    );
+    let reack = find(&t, dl, |e| is_send(e, Side::Client, Flags::ACK));
+    assert!(matches!(
+        t.events[reack].kind,
+        TraceKind::Send {
+            state: State::TimeWait,
+            ..
+        }
+    ));
+    assert!(
+        !matches!(t.events[reack + 1].kind, TraceKind::Drop { .. }),
+        "only the first is dropped"
+    );
+    let closed = find(&t, reack, |e| {
+        e.side == Side::Server
+            && matches!(
+                e.kind,
+                TraceKind::State {
+                    from: State::LastAck,
+                    to: State::Closed,
+                    cause: Cause::Rcvd(_),
+                    closed: Some(_)
+                }
+            )
+    });
+    assert_eq!(
+        t.events[closed].time.as_nanos(),
+        t.events[reack].time.as_nanos() + 10 * MS
+    );
+    // The trace ends with TIME-WAIT expiring on its timer.
+    let last = t.events.last().unwrap();
+    assert!(
+        matches!(
+            last.kind,
+            TraceKind::State {
+                from: State::TimeWait,
+                to: State::Closed,
+                cause: Cause::Timer(experiment::trace::TimerKind::TimeWait),
+                ..
+            }
+        ),
+        "{last:?}"
+    );
+    let txt = text(&t);
+    assert!(txt.contains("c2s DROPPED (fault)"), "{txt}");
+    assert!(txt.contains("(retransmission)"), "{txt}");
+    assert!(
+        txt.contains("TIME_WAIT -> CLOSED (timer time_wait) closed: normal"),
+        "{txt}"
+    );
+}
+
+#[test]
+fn every_event_is_the_traced_connections_and_in_time_order() {
+    for id in 0..3u32 {
+        let t = trace("", id as u64);
+        assert_eq!(t.connection, id);
+        assert!(!t.truncated);
+        for w in t.events.windows(2) {
+            assert!(w[0].time <= w[1].time, "{:?} before {:?}", w[0], w[1]);
+        }
+        for e in &t.events {
+            if let TraceKind::Send { seg, .. } | TraceKind::Deliver { seg } = e.kind {
+                assert_eq!(seg.incarnation, id);
+            }
+        }
+        // Both ends walk the whole lifecycle, every step with a cause.
+        let states: Vec<(Side, State, State)> = t
+            .events
+            .iter()
+            .filter_map(|e| match e.kind {
+                TraceKind::State {
+                    from, to, cause, ..
+                } => {
+                    assert_ne!(cause, Cause::Unknown, "{e:?}");
+                    Some((e.side, from, to))
+                }
+                _ => None,
+            })
+            .collect();
+        use State::*;
+        let client: Vec<_> = states
+            .iter()
+            .filter(|s| s.0 == Side::Client)
+            .map(|s| (s.1, s.2))
+            .collect();
+        let server: Vec<_> = states
+            .iter()
+            .filter(|s| s.0 == Side::Server)
+            .map(|s| (s.1, s.2))
+            .collect();
+        assert_eq!(
+            client,
+            [
+                (Closed, SynSent),
+                (SynSent, Established),
+                (Established, FinWait1),
+                (FinWait1, FinWait2),
+                (FinWait2, TimeWait),
+                (TimeWait, Closed)
+            ]
+        );
+        assert_eq!(
+            server,
+            [
+                (Listen, SynReceived),
+                (SynReceived, Established),
+                (Established, CloseWait),
+                (CloseWait, LastAck),
+                (LastAck, Closed)
+            ]
+        );
+    }
+}
+
+#[test]
+fn causes_name_the_app_call_the_segment_and_the_timer() {
+    let t = trace("", 1);
+    let cause = |side: Side, to: State| {
+        t.events
+            .iter()
+            .find_map(|e| match e.kind {
+                TraceKind::State { to: t2, cause, .. } if e.side == side && t2 == to => Some(cause),
+                _ => None,
+            })
+            .unwrap()
+    };
+    assert_eq!(
+        cause(Side::Client, State::SynSent),
+        Cause::App(AppCall::Connect)
+    );
+    assert_eq!(
+        cause(Side::Client, State::FinWait1),
+        Cause::App(AppCall::Close)
+    );
+    assert_eq!(
+        cause(Side::Server, State::LastAck),
+        Cause::App(AppCall::Close)
+    );
+    assert!(
+        matches!(cause(Side::Server, State::CloseWait), Cause::Rcvd(s) if s.flags.contains(Flags::FIN))
+    );
+    assert!(
+        matches!(cause(Side::Client, State::Established), Cause::Rcvd(s) if s.flags == Flags::SYN | Flags::ACK)
+    );
+    // Sends carry the state the sender was in right after the input that made it send.
+    let syn = t
+        .events
+        .iter()
+        .find(|e| is_send(e, Side::Client, Flags::SYN))
+        .unwrap();
+    assert!(matches!(
+        syn.kind,
+        TraceKind::Send {
+            state: State::SynSent,
+            ..
+        }
+    ));
+    let synack = t
+        .events
+        .iter()
+        .find(|e| is_send(e, Side::Server, Flags::SYN | Flags::ACK))
+        .unwrap();
+    assert!(matches!(
+        synack.kind,
+        TraceKind::Send {
+            state: State::SynReceived,
+            ..
+        }
+    ));
+    assert!(t.events.iter().any(|e| matches!(
+        e.kind,
+        TraceKind::App {
+            call: AppCall::Send { bytes: 100 },
+            failed: false
+        }
+    )));
+}
+
+#[test]
+fn sequence_numbers_are_relative_to_each_sides_isn() {
+    let t = trace("", 0);
+    let (c, s) = (t.isn[0].unwrap(), t.isn[1].unwrap());
+    assert_ne!(
+        c.0, 0,
+        "random ISNs, so relative numbers are not the absolute ones"
+    );
+    let first = &t.events[0];
+    let TraceKind::Send { seg, .. } = first.kind else {
+        panic!("the trace starts with the client's SYN: {first:?}")
+    };
+    assert_eq!(
+        (first.side, seg.flags, seg.seq),
+        (Side::Client, Flags::SYN, c)
+    );
+    assert_eq!(t.rel_seq(Side::Client, &seg), Some(0));
+    assert_eq!(t.rel_ack(Side::Client, &seg), None);
+    let synack = t
+        .events
+        .iter()
+        .find(|e| is_send(e, Side::Server, Flags::SYN | Flags::ACK))
+        .unwrap();
+    let TraceKind::Send { seg, .. } = synack.kind else {
+        unreachable!()
+    };
+    assert_eq!(seg.seq, s);
+    assert_eq!(
+        (t.rel_seq(Side::Server, &seg), t.rel_ack(Side::Server, &seg)),
+        (Some(0), Some(1))
+    );
+    let txt = text(&t);
+    let first_line = txt.lines().next().unwrap();
+    assert_eq!(
+        first_line, "  0.000000000 client  SYN_SENT     --> SYN seq=0 win=65535 mss=1460",
+        "uniform arrivals: connection 0 at t = 0"
+    );
+    assert!(
+        txt.contains("SYN|ACK seq=0 ack=1 win=65535 mss=1460"),
+        "{txt}"
+    );
+    assert!(txt.contains("--> ACK seq=1 ack=1 win=65535"), "{txt}");
+    assert!(
+        txt.contains("PSH|ACK seq=1 ack=1 win=65535 len=100"),
+        "{txt}"
+    );
+}
+
+#[test]
+fn csv_has_the_header_and_one_parsable_row_per_event() {
+    let t = trace(LOST_FINAL_ACK, 0);
+    let bytes = csv(&t);
+    let mut r = csv::Reader::from_reader(bytes.as_slice());
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    assert_eq!(header, CSV_COLUMNS);
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    assert_eq!(rows.len(), t.events.len());
+    let events = [
+        "send",
+        "drop",
+        "duplicate",
+        "deliver",
+        "state",
+        "app",
+        "timer",
+    ];
+    let mut last = 0u64;
+    for (row, e) in rows.iter().zip(&t.events) {
+        assert_eq!(row.len(), 16);
+        let ns: u64 = row[0].parse().unwrap();
+        assert!(ns >= last);
+        last = ns;
+        assert_eq!(ns, e.time.as_nanos());
+        assert!(["client", "server"].contains(&&row[1]));
+        assert!(events.contains(&&row[2]), "{row:?}");
+        if &row[2] == "send" {
+            let seq: u32 = row[5].parse().unwrap();
+            let rel: u32 = row[7].parse().unwrap();
+            let side = if &row[1] == "client" { 0 } else { 1 };
+            assert_eq!(seq.wrapping_sub(t.isn[side].unwrap().0), rel);
+            assert!(["c2s", "s2c"].contains(&&row[3]));
+        }
+    }
+    let drop = rows.iter().find(|r| &r[2] == "drop").expect("a drop row");
+    assert_eq!((&drop[3], &drop[4], &drop[15]), ("c2s", "ACK", "fault"));
+    let first = &rows[0];
+    assert_eq!(
+        (&first[1], &first[2], &first[4], &first[7], &first[11]),
+        ("client", "send", "SYN", "0", "mss=1460")
+    );
+    let tw = rows
+        .iter()
+        .find(|r| &r[2] == "state" && &r[13] == "time_wait")
+        .unwrap();
+    assert_eq!(
+        (&tw[12], &tw[14], &tw[4]),
+        ("fin_wait_2", "rcvd", "FIN|ACK")
+    );
+    let end = rows.last().unwrap();
+    assert_eq!(
+        (&end[12], &end[13], &end[14], &end[15]),
+        ("time_wait", "closed", "timer", "time_wait;closed=normal")
+    );
+}
+
+#[test]
+fn same_file_and_seed_give_byte_identical_traces() {
+    let extra = "[link.client_to_server]\nloss = 0.3\njitter = \"5ms\"\nduplicate = 0.2";
+    let a = trace(extra, 2);
+    let b = trace(extra, 2);
+    assert_eq!(text(&a), text(&b));
+    assert_eq!(csv(&a), csv(&b));
+    assert!(a.events.len() > 10);
+}
+
+#[test]
+fn duplicated_segments_are_delivered_twice() {
+    let t = trace("[link.client_to_server]\nduplicate = 1.0", 0);
+    let sends = t
+        .events
+        .iter()
+        .filter(|e| e.side == Side::Client && matches!(e.kind, TraceKind::Send { .. }))
+        .count();
+    let dups = t
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, TraceKind::Duplicate { .. }))
+        .count();
+    let delivered = t
+        .events
+        .iter()
+        .filter(|e| e.side == Side::Server && matches!(e.kind, TraceKind::Deliver { .. }))
+        .count();
+    assert!(sends >= 4);
+    assert_eq!(dups, sends);
+    assert_eq!(delivered, 2 * sends);
+    assert!(text(&t).contains("c2s DUPLICATED: copies arrive at"));
+}
+
+#[test]
+fn random_loss_names_its_reason() {
+    let t = trace("[link.server_to_client]\nloss = 0.5", 1);
+    assert!(
+        t.events.iter().any(|e| matches!(
+            e.kind,
+            TraceKind::Drop {
+                reason: DropReason::Loss,
+                ..
+            }
+        )),
+        "{}",
+        text(&t)
+    );
+}
+
+#[test]
+fn a_connection_that_does_not_exist_is_an_error() {
+    let exp = config("");
+    let e = engine::run_traced(&exp.points[0].config, exp.seed, 0, 0, 3).unwrap_err();
+    assert!(
+        e.message.contains("connection 3 does not exist") && e.message.contains("3 connection(s)"),
+        "{e}"
+    );
+}
