@@ -15,7 +15,8 @@ pub enum Outcome {
     Reset,
     /// No ephemeral port was usable for the 4-tuple (all in use or in TIME-WAIT).
     PortExhausted,
-    /// Retransmissions ran out after the handshake, or the application aborted.
+    /// Retransmissions ran out after the handshake, the application aborted, or FIN-WAIT-2
+    /// timed out (`tcp.fin_timeout`).
     Aborted,
     /// Still alive when the run hit `max_sim_time` or `max_events`.
     Unfinished,

@@ -4,47 +4,220 @@ use serde::{Deserialize, Serialize};
 use sim_time::SimDuration;
 
 /// Parameters of the TCP model. Every default cites where it comes from; durations are
-/// written with units in TOML (`"200ms"`, `"2min"`).
+/// written with units in TOML (`"200ms"`, `"2min"`), optional ones also as `"none"`.
+///
+/// `profile` picks the defaults of every other key ([`Profile`]); a key given explicitly
+/// overrides its profile's value. Deserializing goes through a private struct of `Option`s
+/// (unknown keys are rejected with the list of allowed ones); serializing writes the resolved
+/// values and the profile name, so the output reads back to the same configuration.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
+#[serde(from = "RawTcpConfig")]
 pub struct TcpConfig {
+    /// The stack whose defaults the other keys take: `linux` (default) or `rfc9293`.
+    pub profile: Profile,
     /// MSS we advertise and the largest payload we send: 1460 = Ethernet MTU 1500 minus 20
     /// bytes of IPv4 and 20 of TCP header (RFC 9293 §3.7.1 defines the option; a peer that
-    /// sends none is assumed to accept 536).
+    /// sends none is assumed to accept 536). Both profiles.
     pub mss: u16,
     /// Receive window we advertise: 65535, the largest without window scaling (RFC 7323 is
     /// not modelled). The application consumes data at once, so the window never shrinks.
+    /// Both profiles.
     pub window: u16,
-    /// RTO before any RTT sample: 1 s, RFC 6298 §2.1 and Linux `TCP_TIMEOUT_INIT`.
+    /// RTO before any RTT sample: 1 s in both profiles, RFC 6298 §2.1 and Linux
+    /// `TCP_TIMEOUT_INIT`.
     pub rto_initial: SimDuration,
-    /// Floor of the computed RTO: 200 ms, Linux `TCP_RTO_MIN` (RFC 6298 §2.4 says 1 s).
+    /// Floor of the computed RTO: linux 200 ms (`TCP_RTO_MIN`); rfc9293 1 s (RFC 6298 §2.4).
     pub rto_min: SimDuration,
-    /// Ceiling of the RTO and its backoff: 120 s, Linux `TCP_RTO_MAX` (RFC 6298 §2.5 allows
-    /// any maximum of at least 60 s).
+    /// Ceiling of the RTO and its backoff: linux 120 s (`TCP_RTO_MAX`); rfc9293 60 s, the
+    /// smallest maximum RFC 6298 §2.5 allows.
     pub rto_max: SimDuration,
-    /// SYN retransmissions before `connect` gives up: 6, Linux `net.ipv4.tcp_syn_retries`
+    /// SYN retransmissions before `connect` gives up. linux 6, `net.ipv4.tcp_syn_retries`
     /// (with a 1 s initial RTO: retransmissions at 1, 3, 7, 15, 31, 63 s, failure at 127 s).
+    /// rfc9293 7: RFC 9293 §3.8.3 wants R2 for a SYN to be at least 3 minutes; with RTOs of
+    /// 1, 2, 4, 8, 16, 32, 60, 60 s the 7th retransmission times out at 183 s.
     pub syn_retries: u32,
-    /// SYN-ACK retransmissions before a passive connection is dropped: 5, Linux
-    /// `net.ipv4.tcp_synack_retries`.
+    /// SYN-ACK retransmissions before a passive connection is dropped. linux 5,
+    /// `net.ipv4.tcp_synack_retries`; rfc9293 7, the SYN rule of §3.8.3 (183 s, as above).
     pub synack_retries: u32,
-    /// Retransmissions of data or FIN before the connection is aborted: 15, Linux
-    /// `net.ipv4.tcp_retries2` (Linux turns it into a time budget; here it is a count).
+    /// Retransmissions of data or FIN before the connection is aborted (a count; Linux turns
+    /// it into a time budget). linux 15, `net.ipv4.tcp_retries2`. rfc9293 6: RFC 9293 §3.8.3
+    /// wants R2 to be at least 100 s; from the 1 s RTO floor, backoff 1, 2, 4, ..., 60 s makes
+    /// the 6th retransmission time out at 123 s (5 would give up at 63 s).
     pub retries2: u32,
-    /// Maximum segment lifetime: 30 s, so TIME-WAIT = 2 MSL = 60 s = Linux
-    /// `TCP_TIMEWAIT_LEN` (RFC 9293 §3.4.1 suggests an MSL of 2 minutes).
+    /// Maximum segment lifetime; TIME-WAIT lasts 2 MSL. linux 30 s, so TIME-WAIT = 60 s =
+    /// `TCP_TIMEWAIT_LEN`; rfc9293 2 min, RFC 9293 §3.4.1.
     pub msl: SimDuration,
-    /// Inclusive range of local ports `connect` picks from: Linux
-    /// `net.ipv4.ip_local_port_range` default, 32768..=60999.
+    /// How long an orphaned connection (the application closed) may sit in FIN-WAIT-2 waiting
+    /// for the peer's FIN before it is dropped silently (`CloseReason::FinWait2Timeout`).
+    /// linux 60 s, `net.ipv4.tcp_fin_timeout` (`TCP_FIN_TIMEOUT`); rfc9293 `"none"`: the RFC
+    /// waits for the FIN forever.
+    #[serde(serialize_with = "ser_opt")]
+    pub fin_timeout: Option<SimDuration>,
+    /// Total time `connect` may take, from the first SYN to ESTABLISHED, on top of
+    /// `syn_retries` (whichever comes first ends it with `CloseReason::ConnectTimeout`).
+    /// `"none"` in both profiles: Linux has no such limit in the kernel (applications use
+    /// `SO_SNDTIMEO` or poll), and RFC 9293 §3.8.3 leaves it to the application.
+    #[serde(serialize_with = "ser_opt")]
+    pub connect_timeout: Option<SimDuration>,
+    /// Inclusive range of local ports `connect` picks from. linux 32768..=60999,
+    /// `net.ipv4.ip_local_port_range`; rfc9293 49152..=65535, the dynamic range of RFC 6335
+    /// §6.
     pub ephemeral_ports: [u16; 2],
-    /// How `connect` picks a port; see [`PortSelection`].
+    /// How `connect` picks a port; see [`PortSelection`]. linux `sequential` (the BSD
+    /// allocator; Linux's own is a per-destination sequence, RFC 6056 Algorithm 4); rfc9293
+    /// `random`, RFC 6056 §3.3.1, as RFC 9293 §3.4.1 defers to RFC 6056.
     pub port_selection: PortSelection,
-    /// How initial sequence numbers are chosen; see [`IsnPolicy`].
+    /// How initial sequence numbers are chosen; see [`IsnPolicy`]. `random` in both profiles
+    /// (RFC 9293 §3.4.1 MUST-8 points to RFC 6528; Linux `secure_tcp_seq`).
     pub isn: IsnPolicy,
-    /// What a SYN to a 4-tuple in TIME-WAIT does; see [`TwReopen`].
+    /// Tick of the ISN clock used by `clock` and `random`: 4 µs in both profiles (RFC 793
+    /// §3.3, RFC 9293 §3.4.1).
+    pub isn_clock_tick: SimDuration,
+    /// The ISN of every connection when `isn = "constant"`. 0 in both profiles.
+    pub isn_constant: u32,
+    /// What a SYN to a 4-tuple in TIME-WAIT does; see [`TwReopen`]. linux `linux`; rfc9293
+    /// `refuse`: reopening is only a MAY (RFC 9293 §3.6.1) and §3.10.7.4 answers a SYN in
+    /// TIME-WAIT with a challenge ACK.
     pub tw_reopen: TwReopen,
-    /// What an acceptable RST does to TIME-WAIT; see [`RstInTimeWait`].
+    /// What an acceptable RST does to TIME-WAIT; see [`RstInTimeWait`]. `kill` in both
+    /// profiles (RFC 9293 §3.10.7.4; Linux `tcp_rfc1337 = 0`).
     pub rst_in_time_wait: RstInTimeWait,
+}
+
+/// The stack whose defaults a [`TcpConfig`] starts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Profile {
+    /// Linux defaults (sysctls and kernel constants as of 6.x).
+    #[default]
+    Linux,
+    /// The numbers of RFC 9293 and the RFCs it cites (6298, 6335, 1122), where they give one.
+    Rfc9293,
+}
+
+impl Profile {
+    pub const ALL: [Profile; 2] = [Profile::Linux, Profile::Rfc9293];
+    /// The TOML spelling: `linux`, `rfc9293`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Profile::Linux => "linux",
+            Profile::Rfc9293 => "rfc9293",
+        }
+    }
+}
+
+impl std::str::FromStr for Profile {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Profile, ConfigError> {
+        Profile::ALL
+            .into_iter()
+            .find(|p| p.name() == s)
+            .ok_or_else(|| ConfigError {
+                field: "profile",
+                message: format!("unknown profile {s:?}; allowed: linux, rfc9293"),
+            })
+    }
+}
+
+/// `Option<SimDuration>` in TOML: a duration string, or `"none"`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct NoneOr(Option<SimDuration>);
+
+impl<'de> Deserialize<'de> for NoneOr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<NoneOr, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = NoneOr;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(
+                    f,
+                    "\"none\" or a duration string with a unit: {}",
+                    sim_time::DURATION_UNITS_HELP
+                )
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<NoneOr, E> {
+                if v == "none" {
+                    return Ok(NoneOr(None));
+                }
+                v.parse().map(|d| NoneOr(Some(d))).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<NoneOr, E> {
+                Err(E::custom(format!(
+                    "duration {v} has no unit; write \"none\" or a string with a unit: {}",
+                    sim_time::DURATION_UNITS_HELP
+                )))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NoneOr, E> {
+                self.visit_i64(v as i64)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<NoneOr, E> {
+                Err(E::custom(format!(
+                    "duration {v} has no unit; write \"none\" or a string with a unit: {}",
+                    sim_time::DURATION_UNITS_HELP
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn ser_opt<S: serde::Serializer>(v: &Option<SimDuration>, s: S) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(d) => s.collect_str(d),
+        None => s.serialize_str("none"),
+    }
+}
+
+/// What the `[tcp]` table holds before the profile fills the gaps: every key optional.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTcpConfig {
+    profile: Option<Profile>,
+    mss: Option<u16>,
+    window: Option<u16>,
+    rto_initial: Option<SimDuration>,
+    rto_min: Option<SimDuration>,
+    rto_max: Option<SimDuration>,
+    syn_retries: Option<u32>,
+    synack_retries: Option<u32>,
+    retries2: Option<u32>,
+    msl: Option<SimDuration>,
+    fin_timeout: Option<NoneOr>,
+    connect_timeout: Option<NoneOr>,
+    ephemeral_ports: Option<[u16; 2]>,
+    port_selection: Option<PortSelection>,
+    isn: Option<IsnPolicy>,
+    isn_clock_tick: Option<SimDuration>,
+    isn_constant: Option<u32>,
+    tw_reopen: Option<TwReopen>,
+    rst_in_time_wait: Option<RstInTimeWait>,
+}
+
+impl From<RawTcpConfig> for TcpConfig {
+    fn from(r: RawTcpConfig) -> TcpConfig {
+        let d = TcpConfig::profile(r.profile.unwrap_or_default());
+        TcpConfig {
+            profile: d.profile,
+            mss: r.mss.unwrap_or(d.mss),
+            window: r.window.unwrap_or(d.window),
+            rto_initial: r.rto_initial.unwrap_or(d.rto_initial),
+            rto_min: r.rto_min.unwrap_or(d.rto_min),
+            rto_max: r.rto_max.unwrap_or(d.rto_max),
+            syn_retries: r.syn_retries.unwrap_or(d.syn_retries),
+            synack_retries: r.synack_retries.unwrap_or(d.synack_retries),
+            retries2: r.retries2.unwrap_or(d.retries2),
+            msl: r.msl.unwrap_or(d.msl),
+            fin_timeout: r.fin_timeout.map_or(d.fin_timeout, |v| v.0),
+            connect_timeout: r.connect_timeout.map_or(d.connect_timeout, |v| v.0),
+            ephemeral_ports: r.ephemeral_ports.unwrap_or(d.ephemeral_ports),
+            port_selection: r.port_selection.unwrap_or(d.port_selection),
+            isn: r.isn.unwrap_or(d.isn),
+            isn_clock_tick: r.isn_clock_tick.unwrap_or(d.isn_clock_tick),
+            isn_constant: r.isn_constant.unwrap_or(d.isn_constant),
+            tw_reopen: r.tw_reopen.unwrap_or(d.tw_reopen),
+            rst_in_time_wait: r.rst_in_time_wait.unwrap_or(d.rst_in_time_wait),
+        }
+    }
 }
 
 /// Ephemeral port selection.
@@ -67,10 +240,13 @@ pub enum IsnPolicy {
     /// 4-tuple, as Linux `secure_tcp_seq` does.
     #[default]
     Random,
-    /// RFC 793 §3.3: the 4 µs clock alone, the same for every 4-tuple.
+    /// RFC 793 §3.3: the ISN clock alone (one tick per `isn_clock_tick`, 4 µs by default),
+    /// the same for every 4-tuple.
     Clock,
     /// Always 0: makes packet traces easy to read in tests.
     Zero,
+    /// Always `isn_constant`: for tests of wrap-around and of reopening rules.
+    Constant,
 }
 
 /// What a SYN arriving for a 4-tuple in TIME-WAIT does.
@@ -84,6 +260,11 @@ pub enum TwReopen {
     Linux,
     /// Never reopen: every SYN is answered with an ACK (RFC 9293 §3.10.7.4 with RFC 5961 §4).
     Refuse,
+    /// RFC 6191 §2 without timestamps (the model has none), i.e. RFC 1122 §4.2.2.13: a SYN
+    /// (without ACK) whose SEG.SEQ is greater than the old connection's final sequence number
+    /// (RCV.NXT - 1, the peer's FIN) ends TIME-WAIT and goes on to the listener, which picks
+    /// its ISS with the normal ISN generator; any other SYN is answered with an ACK.
+    Rfc6191,
 }
 
 /// What a RST whose SEG.SEQ equals RCV.NXT does to TIME-WAIT.
@@ -98,23 +279,9 @@ pub enum RstInTimeWait {
 }
 
 impl Default for TcpConfig {
+    /// The `linux` profile.
     fn default() -> Self {
-        TcpConfig {
-            mss: 1460,
-            window: 65535,
-            rto_initial: SimDuration::from_secs(1),
-            rto_min: SimDuration::from_millis(200),
-            rto_max: SimDuration::from_secs(120),
-            syn_retries: 6,
-            synack_retries: 5,
-            retries2: 15,
-            msl: SimDuration::from_secs(30),
-            ephemeral_ports: [32768, 60999],
-            port_selection: PortSelection::Sequential,
-            isn: IsnPolicy::Random,
-            tw_reopen: TwReopen::Linux,
-            rst_in_time_wait: RstInTimeWait::Kill,
-        }
+        TcpConfig::profile(Profile::Linux)
     }
 }
 
@@ -137,6 +304,48 @@ pub const MAX_RETRIES: u32 = 127;
 pub const MAX_DURATION: SimDuration = SimDuration::from_secs(3600);
 
 impl TcpConfig {
+    /// The defaults of `profile`, every key documented on the field with its source.
+    pub fn profile(profile: Profile) -> TcpConfig {
+        let linux = TcpConfig {
+            profile: Profile::Linux,
+            mss: 1460,
+            window: 65535,
+            rto_initial: SimDuration::from_secs(1),
+            rto_min: SimDuration::from_millis(200),
+            rto_max: SimDuration::from_secs(120),
+            syn_retries: 6,
+            synack_retries: 5,
+            retries2: 15,
+            msl: SimDuration::from_secs(30),
+            fin_timeout: Some(SimDuration::from_secs(60)),
+            connect_timeout: None,
+            ephemeral_ports: [32768, 60999],
+            port_selection: PortSelection::Sequential,
+            isn: IsnPolicy::Random,
+            isn_clock_tick: SimDuration::from_micros(4),
+            isn_constant: 0,
+            tw_reopen: TwReopen::Linux,
+            rst_in_time_wait: RstInTimeWait::Kill,
+        };
+        match profile {
+            Profile::Linux => linux,
+            Profile::Rfc9293 => TcpConfig {
+                profile,
+                rto_min: SimDuration::from_secs(1),
+                rto_max: SimDuration::from_secs(60),
+                syn_retries: 7,
+                synack_retries: 7,
+                retries2: 6,
+                msl: SimDuration::from_secs(120),
+                fin_timeout: None,
+                ephemeral_ports: [49152, 65535],
+                port_selection: PortSelection::Random,
+                tw_reopen: TwReopen::Refuse,
+                ..linux
+            },
+        }
+    }
+
     /// Checks every field, naming the first one out of range and what it may be.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let err = |field, message: String| Err(ConfigError { field, message });
@@ -203,6 +412,29 @@ impl TcpConfig {
                 ),
             );
         }
+        for (field, v) in [
+            ("fin_timeout", self.fin_timeout),
+            ("connect_timeout", self.connect_timeout),
+        ] {
+            if v.is_some_and(|d| d.is_zero() || d > MAX_DURATION) {
+                return err(
+                    field,
+                    format!(
+                        "{} is out of range; allowed: \"none\" or > 0s and <= {MAX_DURATION}",
+                        v.unwrap_or_default()
+                    ),
+                );
+            }
+        }
+        if self.isn_clock_tick.is_zero() || self.isn_clock_tick > SimDuration::from_secs(1) {
+            return err(
+                "isn_clock_tick",
+                format!(
+                    "{} is out of range; allowed: > 0s and <= 1s",
+                    self.isn_clock_tick
+                ),
+            );
+        }
         let [lo, hi] = self.ephemeral_ports;
         if lo == 0 || lo > hi {
             return err(
@@ -233,8 +465,81 @@ mod tests {
     fn defaults_are_valid_and_linux_like() {
         let c = TcpConfig::default();
         c.validate().unwrap();
+        assert_eq!(c, TcpConfig::profile(Profile::Linux));
         assert_eq!(c.time_wait(), SimDuration::from_secs(60));
         assert_eq!(c.ephemeral_count(), 28232);
+        assert_eq!(c.fin_timeout, Some(SimDuration::from_secs(60)));
+        assert_eq!((c.syn_retries, c.synack_retries, c.retries2), (6, 5, 15));
+        // An empty table is the linux profile.
+        assert_eq!(toml::from_str::<TcpConfig>("").unwrap(), c);
+    }
+
+    #[test]
+    fn rfc9293_profile() {
+        let c = TcpConfig::profile(Profile::Rfc9293);
+        c.validate().unwrap();
+        assert_eq!(c.time_wait(), SimDuration::from_secs(240));
+        assert_eq!(c.rto_min, SimDuration::from_secs(1));
+        assert_eq!(c.rto_max, SimDuration::from_secs(60));
+        assert_eq!(c.ephemeral_ports, [49152, 65535]);
+        assert_eq!(c.ephemeral_count(), 16384);
+        assert_eq!(c.fin_timeout, None);
+        assert_eq!(c.tw_reopen, TwReopen::Refuse);
+        // R2 for a SYN >= 3 min and for data >= 100 s (RFC 9293 §3.8.3), from a 1 s RTO.
+        let give_up = |retries: u32| {
+            let mut rto = c.rto_initial;
+            let mut t = SimDuration::ZERO;
+            for _ in 0..=retries {
+                t = t + rto;
+                rto = rto.doubled_max(c.rto_max);
+            }
+            t
+        };
+        assert_eq!(give_up(c.syn_retries), SimDuration::from_secs(183));
+        assert_eq!(give_up(c.synack_retries), SimDuration::from_secs(183));
+        assert_eq!(give_up(c.retries2), SimDuration::from_secs(123));
+        assert!(give_up(c.retries2 - 1) < SimDuration::from_secs(100));
+        assert_eq!("rfc9293".parse::<Profile>().unwrap(), Profile::Rfc9293);
+        assert_eq!("bsd".parse::<Profile>().unwrap_err().field, "profile");
+    }
+
+    #[test]
+    fn profile_then_overrides() {
+        let c: TcpConfig = toml::from_str(
+            "profile = \"rfc9293\"\nmsl = \"30s\"\nfin_timeout = \"10s\"\nconnect_timeout = \"none\"\n",
+        )
+        .unwrap();
+        let want = TcpConfig {
+            msl: SimDuration::from_secs(30),
+            fin_timeout: Some(SimDuration::from_secs(10)),
+            ..TcpConfig::profile(Profile::Rfc9293)
+        };
+        assert_eq!(c, want);
+        // Keys written in any order: the profile still only fills what is missing.
+        let c: TcpConfig = toml::from_str("fin_timeout = \"none\"\nprofile = \"linux\"\n").unwrap();
+        assert_eq!(c.fin_timeout, None);
+        assert_eq!(c.rto_min, SimDuration::from_millis(200));
+        // Serialization writes resolved values and the profile; it reads back the same.
+        let text = toml::to_string(&want).unwrap();
+        assert!(text.contains("profile = \"rfc9293\""), "{text}");
+        assert!(text.contains("fin_timeout = \"10s\""), "{text}");
+        assert_eq!(toml::from_str::<TcpConfig>(&text).unwrap(), want);
+        // Unknown keys and profiles are still rejected, listing what is allowed.
+        let e = toml::from_str::<TcpConfig>("profile = \"rfc9293\"\nfin_timout = \"1s\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("fin_timout") && e.contains("fin_timeout") && e.contains("rst_in_time_wait"),
+            "{e}"
+        );
+        let e = toml::from_str::<TcpConfig>("profile = \"bsd\"")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("linux") && e.contains("rfc9293"), "{e}");
+        let e = toml::from_str::<TcpConfig>("fin_timeout = 60")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("none") && e.contains("unit"), "{e}");
     }
 
     #[test]
@@ -286,6 +591,18 @@ mod tests {
         assert_eq!(bad(|c| c.retries2 = 1000).field, "retries2");
         assert_eq!(bad(|c| c.ephemeral_ports = [5, 4]).field, "ephemeral_ports");
         assert_eq!(bad(|c| c.msl = SimDuration::from_secs(7200)).field, "msl");
+        assert_eq!(
+            bad(|c| c.fin_timeout = Some(SimDuration::ZERO)).field,
+            "fin_timeout"
+        );
+        assert_eq!(
+            bad(|c| c.connect_timeout = Some(SimDuration::from_secs(7200))).field,
+            "connect_timeout"
+        );
+        assert_eq!(
+            bad(|c| c.isn_clock_tick = SimDuration::ZERO).field,
+            "isn_clock_tick"
+        );
         let e = bad(|c| c.ephemeral_ports = [0, 4]);
         assert!(e.to_string().starts_with("ephemeral_ports: "), "{e}");
     }

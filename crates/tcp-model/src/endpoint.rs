@@ -97,11 +97,11 @@ impl Endpoint {
         iss: SeqNum,
         incarnation: u32,
     ) -> Endpoint {
-        let _ = now;
         let mut events = EventRing::new();
         let mut stats = EndpointStats::default();
         let tcb = Tcb::connect(
             cfg,
+            now,
             local,
             remote,
             iss,

@@ -153,6 +153,9 @@ pub enum CloseReason {
     Aborted,
     /// A RST, or a SYN that reopened the 4-tuple, ended TIME-WAIT early.
     TimeWaitKilled,
+    /// An orphaned connection waited `fin_timeout` in FIN-WAIT-2 for the peer's FIN and was
+    /// dropped silently (Linux `tcp_fin_timeout`).
+    FinWait2Timeout,
 }
 
 macro_rules! named_enum {
@@ -181,6 +184,7 @@ named_enum!(CloseReason {
     RetriesExceeded => "retries_exceeded",
     Aborted => "aborted",
     TimeWaitKilled => "time_wait_killed",
+    FinWait2Timeout => "fin_wait_2_timeout",
 });
 
 /// Retransmissions by kind.
@@ -251,7 +255,7 @@ impl StaleCounts {
 /// Connections closed, by reason.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub struct CloseCounts {
-    counts: [u64; 7],
+    counts: [u64; CloseReason::ALL.len()],
 }
 impl CloseCounts {
     pub fn get(&self, r: CloseReason) -> u64 {
@@ -345,5 +349,10 @@ mod tests {
         let mut c = CloseCounts::default();
         c.add(CloseReason::Aborted);
         assert_eq!((c.get(CloseReason::Aborted), c.total()), (1, 1));
+        c.add(CloseReason::FinWait2Timeout);
+        assert_eq!(c.get(CloseReason::FinWait2Timeout), 1);
+        for (i, r) in CloseReason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i, "CloseCounts indexes by discriminant");
+        }
     }
 }

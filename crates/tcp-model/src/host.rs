@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use rustc_hash::FxHashMap;
 use sim_time::SimTime;
 
-use crate::config::{PortSelection, TcpConfig};
+use crate::config::{PortSelection, TcpConfig, TwReopen};
 use crate::event::{CloseCounts, Event, Note, RtxCounts, Sink, StaleCounts, State};
 use crate::isn::{isn, splitmix64};
 use crate::tcb::{
@@ -309,7 +309,7 @@ impl Host {
     }
     /// The ISN this host would choose now for `local` -> `remote`.
     pub fn isn(&self, now: SimTime, local: Addr, remote: Addr) -> SeqNum {
-        isn(self.cfg.isn, self.sip_key, now, local, remote)
+        isn(&self.cfg, self.sip_key, now, local, remote)
     }
 
     fn is_listening(&self, port: u16) -> bool {
@@ -379,7 +379,7 @@ impl Host {
             conn,
             tag,
         };
-        let tcb = Tcb::connect(&self.cfg, local, remote, iss, incarnation, &mut sink);
+        let tcb = Tcb::connect(&self.cfg, now, local, remote, iss, incarnation, &mut sink);
         self.install(conn, tcb, tag);
         *self.ports_toward.entry(addr_key(remote)).or_insert(0) += 1;
         self.stats.active_opens += 1;
@@ -730,8 +730,12 @@ impl Host {
                 if reopen {
                     self.stats.time_wait_reopened += 1;
                     if self.is_listening(seg.dst.port) {
-                        let iss = core.snd_nxt + TW_REOPEN_ISS_OFFSET;
-                        self.on_listener(now, seg, Some(iss));
+                        // Linux numbers the new connection past the old one; RFC 6191 relies
+                        // on the ISN generator (RFC 9293 §3.6.1 asks for an ISS above the old
+                        // SND.NXT, which only a clock-driven generator gives).
+                        let iss = (self.cfg.tw_reopen == TwReopen::Linux)
+                            .then(|| core.snd_nxt + TW_REOPEN_ISS_OFFSET);
+                        self.on_listener(now, seg, iss);
                     } else {
                         self.stats.segments_no_connection += 1;
                         self.reply_reset(seg);

@@ -1,8 +1,8 @@
 //! Initial sequence numbers (RFC 6528) and the keyed hash and generator behind them.
 
-use sim_time::SimTime;
+use sim_time::{SimDuration, SimTime};
 
-use crate::config::IsnPolicy;
+use crate::config::{IsnPolicy, TcpConfig};
 use crate::wire::{Addr, SeqNum};
 
 /// SipHash-2-4 (Aumasson & Bernstein), the keyed PRF Linux uses for `secure_tcp_seq`. Written
@@ -62,22 +62,30 @@ pub fn splitmix64(state: &mut u64) -> u64 {
 
 /// The RFC 793 ISN clock: one tick every 4 microseconds, wrapping every ~4.77 hours.
 pub fn isn_clock(now: SimTime) -> u32 {
-    (now.as_nanos() / 4_000) as u32
+    isn_clock_with_tick(now, SimDuration::from_micros(4))
 }
 
-/// ISN for a connection from `local` to `remote` at `now`: RFC 6528 `ISN = M + F(4-tuple,
-/// secret)` for `Random`, `M` alone for `Clock`, 0 for `Zero`.
-pub fn isn(policy: IsnPolicy, key: (u64, u64), now: SimTime, local: Addr, remote: Addr) -> SeqNum {
-    match policy {
+/// The ISN clock with a tick of `tick` (a zero tick counts nanoseconds).
+pub fn isn_clock_with_tick(now: SimTime, tick: SimDuration) -> u32 {
+    (now.as_nanos() / tick.as_nanos().max(1)) as u32
+}
+
+/// ISN for a connection from `local` to `remote` at `now` under `cfg`: RFC 6528 `ISN = M +
+/// F(4-tuple, secret)` for `Random`, `M` alone for `Clock`, 0 for `Zero`, `isn_constant` for
+/// `Constant`; `M` ticks every `isn_clock_tick`.
+pub fn isn(cfg: &TcpConfig, key: (u64, u64), now: SimTime, local: Addr, remote: Addr) -> SeqNum {
+    let clock = || isn_clock_with_tick(now, cfg.isn_clock_tick);
+    match cfg.isn {
         IsnPolicy::Zero => SeqNum(0),
-        IsnPolicy::Clock => SeqNum(isn_clock(now)),
+        IsnPolicy::Constant => SeqNum(cfg.isn_constant),
+        IsnPolicy::Clock => SeqNum(clock()),
         IsnPolicy::Random => {
             let mut b = [0u8; 12];
             b[0..4].copy_from_slice(&local.ip.to_be_bytes());
             b[4..8].copy_from_slice(&remote.ip.to_be_bytes());
             b[8..10].copy_from_slice(&local.port.to_be_bytes());
             b[10..12].copy_from_slice(&remote.port.to_be_bytes());
-            SeqNum(isn_clock(now).wrapping_add(siphash24(key.0, key.1, &b) as u32))
+            SeqNum(clock().wrapping_add(siphash24(key.0, key.1, &b) as u32))
         }
     }
 }
@@ -112,18 +120,41 @@ mod tests {
         let a = Addr::new(1, 1000);
         let b = Addr::new(2, 80);
         let t = SimTime::from_nanos(4_000 * 1000 + 3_999);
-        assert_eq!(isn(IsnPolicy::Zero, (1, 2), t, a, b), SeqNum(0));
-        assert_eq!(isn(IsnPolicy::Clock, (1, 2), t, a, b), SeqNum(1000));
-        let r1 = isn(IsnPolicy::Random, (1, 2), t, a, b);
-        assert_eq!(r1, isn(IsnPolicy::Random, (1, 2), t, a, b), "deterministic");
+        let with = |isn: IsnPolicy| TcpConfig {
+            isn,
+            isn_constant: 0xffff_fff0,
+            ..TcpConfig::default()
+        };
+        let (zero, clock, random) = (
+            with(IsnPolicy::Zero),
+            with(IsnPolicy::Clock),
+            with(IsnPolicy::Random),
+        );
+        assert_eq!(isn(&zero, (1, 2), t, a, b), SeqNum(0));
+        assert_eq!(isn(&clock, (1, 2), t, a, b), SeqNum(1000));
+        assert_eq!(
+            isn(&with(IsnPolicy::Constant), (1, 2), t, a, b),
+            SeqNum(0xffff_fff0)
+        );
+        // A 1 ms tick: 4.003999 ms is tick 4.
+        let slow = TcpConfig {
+            isn_clock_tick: SimDuration::from_millis(1),
+            ..clock
+        };
+        assert_eq!(isn(&slow, (1, 2), t, a, b), SeqNum(4));
+        let r1 = isn(&random, (1, 2), t, a, b);
+        assert_eq!(r1, isn(&random, (1, 2), t, a, b), "deterministic");
         assert_ne!(
             r1,
-            isn(IsnPolicy::Random, (1, 2), t, Addr::new(1, 1001), b),
+            isn(&random, (1, 2), t, Addr::new(1, 1001), b),
             "per 4-tuple"
         );
-        assert_ne!(r1, isn(IsnPolicy::Random, (3, 2), t, a, b), "per secret");
+        assert_ne!(r1, isn(&random, (3, 2), t, a, b), "per secret");
         // The clock part still advances: same tuple, 4 us later, exactly one more.
         let later = SimTime::from_nanos(t.as_nanos() + 4_000);
-        assert_eq!(isn(IsnPolicy::Random, (1, 2), later, a, b), r1 + 1);
+        assert_eq!(isn(&random, (1, 2), later, a, b), r1 + 1);
+        // RFC 793: the clock wraps after 2^32 ticks (~4.77 h at 4 us).
+        let wrap = SimTime::from_nanos((1u64 << 32) * 4_000 + 8_000);
+        assert_eq!(isn(&clock, (1, 2), wrap, a, b), SeqNum(2));
     }
 }

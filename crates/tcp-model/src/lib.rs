@@ -25,8 +25,8 @@ mod tcb;
 mod wire;
 
 pub use config::{
-    ConfigError, IsnPolicy, PortSelection, RstInTimeWait, TcpConfig, TwReopen, MAX_DURATION,
-    MAX_MSS, MAX_RETRIES, MIN_MSS,
+    ConfigError, IsnPolicy, PortSelection, Profile, RstInTimeWait, TcpConfig, TwReopen,
+    MAX_DURATION, MAX_MSS, MAX_RETRIES, MIN_MSS,
 };
 pub use endpoint::{Endpoint, EVENT_QUEUE_LEN, TCB_SIZE};
 pub use event::{
@@ -37,9 +37,9 @@ pub use host::{
     ConnId, ConnectError, Host, HostEvent, HostStats, ListenError, TimerToken,
     TIME_WAIT_RECORD_SIZE,
 };
-pub use isn::{isn_clock, siphash24};
+pub use isn::{isn_clock, isn_clock_with_tick, siphash24};
 pub use sim_time::{SimDuration, SimTime};
-pub use tcb::{DEFAULT_MSS, RTO_FALLBACK, TW_REOPEN_ISS_OFFSET};
+pub use tcb::{DEFAULT_MSS, OOW_ACK_INTERVAL, RTO_FALLBACK, TW_REOPEN_ISS_OFFSET};
 pub use wire::{reset_for, Addr, Flags, Segment, SeqNum};
 
 /// The README's example runs as a doctest.

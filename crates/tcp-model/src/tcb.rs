@@ -22,6 +22,12 @@ pub const RTO_FALLBACK: SimDuration = SimDuration::from_secs(3);
 /// (`tcp_timewait_state_process`), so the new connection's numbers are past the old one's.
 pub const TW_REOPEN_ISS_OFFSET: u32 = 65537;
 
+/// Least time between two ACKs answering unacceptable pure ACKs on one connection: Linux
+/// `net.ipv4.tcp_invalid_ratelimit` (500 ms), which breaks ACK loops between two ends that
+/// each find the other's ACKs out of window (RFC 5961 §7 recommends the same for challenge
+/// ACKs).
+pub const OOW_ACK_INTERVAL: SimDuration = SimDuration::from_millis(500);
+
 // Bits of `Tcb::bits`.
 /// The application closed: a FIN goes after the queued data.
 const FIN_QUEUED: u16 = 1 << 0;
@@ -136,9 +142,16 @@ pub(crate) fn time_wait_segment<S: Sink>(
         };
     }
     if f.contains(Flags::SYN) && !f.contains(Flags::ACK) {
-        // Linux tcp_timewait_state_process (RFC 1122 §4.2.2.13): a SYN beyond RCV.NXT cannot
-        // be an old duplicate of this incarnation, so the 4-tuple may be reused at once.
-        if cfg.tw_reopen == TwReopen::Linux && seg.seq.gt(tw.rcv_nxt) {
+        // A SYN numbered after this incarnation's data cannot be an old duplicate of it, so
+        // the 4-tuple may be reused at once. Linux (tcp_timewait_state_process) wants SEG.SEQ
+        // after RCV.NXT; RFC 6191 without timestamps (RFC 1122 §4.2.2.13) wants it after the
+        // old connection's final sequence number, RCV.NXT - 1.
+        let reopen = match cfg.tw_reopen {
+            TwReopen::Linux => seg.seq.gt(tw.rcv_nxt),
+            TwReopen::Rfc6191 => seg.seq.ge(tw.rcv_nxt),
+            TwReopen::Refuse => false,
+        };
+        if reopen {
             return close(sink, true);
         }
         // Otherwise RFC 5961 §4: answer with an ACK and stay.
@@ -200,16 +213,26 @@ pub(crate) struct Tcb {
     pub rcv_nxt: SeqNum,
     rtt_seq: SeqNum,
     ooo_start: SeqNum,
-    ooo_len: u32,
+    /// At most the window (65535): the range is clipped to it.
+    ooo_len: u16,
     reply_seq: SeqNum,
     reply_ack: SeqNum,
     /// Bytes the application queued that have no sequence numbers yet.
     snd_pending: u64,
-    /// RTO deadline, or TIME-WAIT expiry in TIME-WAIT; `SimTime::MAX` = not running.
+    /// RTO deadline, TIME-WAIT expiry in TIME-WAIT, the orphan timeout in FIN-WAIT-2;
+    /// `SimTime::MAX` = not running.
     pub timer_at: SimTime,
+    /// The second timer: the `connect_timeout` deadline before ESTABLISHED, the delayed ACK
+    /// after; `SimTime::MAX` = not running.
+    aux_at: SimTime,
     rtt_start: SimTime,
-    srtt_ns: u64,
-    rttvar_ns: u64,
+    /// SRTT and RTTVAR in microseconds, as Linux keeps them (`srtt_us`, `mdev_us`): 4 bytes
+    /// each instead of 8 keeps the TCB within 128 bytes.
+    srtt_us: u32,
+    rttvar_us: u32,
+    /// When the last ACK answering an unacceptable pure ACK left, in ms (+1; 0 = never), for
+    /// the Linux `tcp_invalid_ratelimit` (see [`OOW_ACK_INTERVAL`]).
+    oow_ack_ms: u32,
     rto: SimDuration,
     snd_wnd: u16,
     max_snd_wnd: u16,
@@ -240,9 +263,11 @@ impl Tcb {
             reply_ack: SeqNum(0),
             snd_pending: 0,
             timer_at: SimTime::MAX,
+            aux_at: SimTime::MAX,
             rtt_start: SimTime::ZERO,
-            srtt_ns: 0,
-            rttvar_ns: 0,
+            srtt_us: 0,
+            rttvar_us: 0,
+            oow_ack_ms: 0,
             rto: cfg.rto_initial,
             snd_wnd: 0,
             max_snd_wnd: 0,
@@ -255,8 +280,10 @@ impl Tcb {
 
     /// OPEN, active (RFC 9293 §3.10.1): SND.UNA = ISS, SND.NXT = ISS + 1, SYN-SENT; the SYN
     /// goes out on the next `poll_transmit`.
+    #[allow(clippy::too_many_arguments)]
     pub fn connect<S: Sink>(
         cfg: &TcpConfig,
+        now: SimTime,
         local: Addr,
         remote: Addr,
         iss: SeqNum,
@@ -264,6 +291,9 @@ impl Tcb {
         sink: &mut S,
     ) -> Tcb {
         let mut t = Tcb::blank(cfg, local, remote, iss, incarnation);
+        if let Some(d) = cfg.connect_timeout {
+            t.aux_at = now + d;
+        }
         t.set_state(State::SynSent, sink);
         t
     }
@@ -294,6 +324,10 @@ impl Tcb {
             return;
         }
         self.state = to;
+        if to == State::Established {
+            // The connect deadline is met; the second timer now serves the delayed ACK.
+            self.aux_at = SimTime::MAX;
+        }
         transition_events(sink, from, to);
     }
 
@@ -301,6 +335,7 @@ impl Tcb {
         self.set_state(State::Closed, sink);
         sink.event(Event::Closed { reason });
         self.timer_at = SimTime::MAX;
+        self.aux_at = SimTime::MAX;
         self.snd_pending = 0;
         self.snd_rtx = self.snd_nxt;
         // Only an abort's RST may still leave.
@@ -311,6 +346,7 @@ impl Tcb {
         self.set_state(State::TimeWait, sink);
         // RFC 9293 §3.10.7.4: start the time-wait timer, turn off the other timers.
         self.timer_at = now + cfg.time_wait();
+        self.aux_at = SimTime::MAX;
         self.snd_pending = 0;
         self.bits &= !(TIMING | OOO);
     }
@@ -349,6 +385,17 @@ impl Tcb {
         }
     }
 
+    /// Linux `tcp_oow_rate_limited`: may an ACK answer an unacceptable pure ACK now?
+    fn oow_ack_allowed(&mut self, now: SimTime) -> bool {
+        let now_ms = (now.as_nanos() / 1_000_000) as u32;
+        let interval = (OOW_ACK_INTERVAL.as_nanos() / 1_000_000) as u32;
+        if self.oow_ack_ms != 0 && now_ms.wrapping_sub(self.oow_ack_ms - 1) < interval {
+            return false;
+        }
+        self.oow_ack_ms = now_ms.wrapping_add(1).max(1);
+        true
+    }
+
     fn fin_sent(&self) -> bool {
         self.bits & FIN_SENT != 0
     }
@@ -365,7 +412,7 @@ impl Tcb {
         self.rto
     }
     pub fn srtt(&self) -> Option<SimDuration> {
-        (self.bits & HAVE_RTT != 0).then_some(SimDuration::from_nanos(self.srtt_ns))
+        (self.bits & HAVE_RTT != 0).then_some(SimDuration::from_micros(self.srtt_us as u64))
     }
     pub fn is_passive(&self) -> bool {
         self.bits & PASSIVE != 0
@@ -562,9 +609,12 @@ impl Tcb {
                 return;
             }
             // Old duplicate (including a SYN-ACK retransmitted because our ACK was lost):
-            // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>.
+            // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. A pure ACK gets that at most once per
+            // OOW_ACK_INTERVAL, or two confused ends would ACK each other forever.
             sink.note(Note::Unexpected);
-            self.bits |= ACK_PENDING;
+            if seg.seg_len() > 0 || self.oow_ack_allowed(now) {
+                self.bits |= ACK_PENDING;
+            }
             return;
         }
         // Second: RST (RFC 5961 §3.2 exact match; in-window otherwise gets a challenge ACK).
@@ -654,6 +704,13 @@ impl Tcb {
         self.process_text_and_fin(cfg, now, seg, seg.seq, fin_acked, &mut stale, sink);
         if self.state == State::FinWait1 && fin_acked {
             self.set_state(State::FinWait2, sink);
+            // Nothing is outstanding, so the RTO timer is free to run the orphan timeout
+            // (Linux tcp_rcv_state_process, FIN-WAIT-1: `tcp_time_wait(sk, TCP_FIN_WAIT2,
+            // tcp_fin_time(sk))`). `close` is the only way to FIN-WAIT-1 and the model's close
+            // is Linux close(), so every connection here is an orphan.
+            if let Some(d) = cfg.fin_timeout {
+                self.timer_at = now + d;
+            }
         }
         if let Some(kind) = stale {
             self.report_stale(seg, kind, sink);
@@ -740,16 +797,16 @@ impl Tcb {
             sink.note(Note::OutOfOrder);
             if self.bits & OOO == 0 {
                 self.ooo_start = seq;
-                self.ooo_len = (end - seq) as u32;
+                self.ooo_len = (end - seq) as u16;
                 self.bits |= OOO;
             } else {
-                let (s, e) = (self.ooo_start, self.ooo_start + self.ooo_len);
+                let (s, e) = (self.ooo_start, self.ooo_start + self.ooo_len as u32);
                 // Merge when the ranges touch; otherwise keep the one we have.
                 if seq.le(e) && end.ge(s) {
                     let ns = if seq.lt(s) { seq } else { s };
                     let ne = end.max(e);
                     self.ooo_start = ns;
-                    self.ooo_len = (ne - ns) as u32;
+                    self.ooo_len = (ne - ns) as u16;
                 }
             }
             return false;
@@ -761,7 +818,7 @@ impl Tcb {
         let mut delivered = (end - self.rcv_nxt) as u32;
         self.rcv_nxt = end;
         if self.bits & OOO != 0 && self.ooo_start.le(self.rcv_nxt) {
-            let ooo_end = self.ooo_start + self.ooo_len;
+            let ooo_end = self.ooo_start + self.ooo_len as u32;
             if ooo_end.gt(self.rcv_nxt) {
                 delivered = delivered.saturating_add((ooo_end - self.rcv_nxt) as u32);
                 self.rcv_nxt = ooo_end;
@@ -790,23 +847,22 @@ impl Tcb {
         };
     }
 
-    /// RFC 6298 §2.2-2.5, in integer nanoseconds; G (clock granularity) is 1 ns.
+    /// RFC 6298 §2.2-2.5, in integer microseconds; G (clock granularity) is 1 µs.
     fn rtt_sample(&mut self, cfg: &TcpConfig, r: SimDuration) {
-        let r = r.as_nanos();
-        if self.bits & HAVE_RTT == 0 {
-            self.srtt_ns = r;
-            self.rttvar_ns = r / 2;
+        let r = (r.as_nanos() / 1_000).min(u32::MAX as u64);
+        let (srtt, rttvar) = if self.bits & HAVE_RTT == 0 {
             self.bits |= HAVE_RTT;
+            (r, r / 2)
         } else {
             // beta = 1/4, alpha = 1/8; RTTVAR uses the old SRTT.
-            let delta = self.srtt_ns.abs_diff(r);
-            self.rttvar_ns = (self.rttvar_ns.saturating_mul(3).saturating_add(delta)) / 4;
-            self.srtt_ns = (self.srtt_ns.saturating_mul(7).saturating_add(r)) / 8;
-        }
-        let rto = self
-            .srtt_ns
-            .saturating_add(self.rttvar_ns.saturating_mul(4).max(1));
-        self.rto = SimDuration::from_nanos(rto)
+            let (srtt, rttvar) = (self.srtt_us as u64, self.rttvar_us as u64);
+            let delta = srtt.abs_diff(r);
+            ((srtt * 7 + r) / 8, (rttvar * 3 + delta) / 4)
+        };
+        self.srtt_us = srtt as u32;
+        self.rttvar_us = rttvar as u32;
+        let rto_us = srtt + (rttvar * 4).max(1);
+        self.rto = SimDuration::from_micros(rto_us)
             .max(cfg.rto_min)
             .min(cfg.rto_max);
     }
@@ -831,13 +887,27 @@ impl Tcb {
 
     // ---------------------------------------------------------------- timers
 
-    /// The RTO or TIME-WAIT deadline, if one is running.
+    /// The earliest deadline running (RTO, TIME-WAIT, FIN-WAIT-2, connect, delayed ACK).
     pub fn poll_timeout(&self) -> Option<SimTime> {
-        (self.timer_at != SimTime::MAX).then_some(self.timer_at)
+        let at = self.timer_at.min(self.aux_at);
+        (at != SimTime::MAX).then_some(at)
     }
 
     /// Fires whatever is due at `now`; nothing if nothing is.
     pub fn handle_timeout<S: Sink>(&mut self, cfg: &TcpConfig, now: SimTime, sink: &mut S) {
+        if self.aux_at <= now {
+            self.aux_at = SimTime::MAX;
+            match self.state {
+                // `connect_timeout`: the application gives up; nothing was synchronized from
+                // its point of view, so no RST (as for CLOSE in SYN-SENT, §3.10.4).
+                State::SynSent | State::SynReceived if !self.is_passive() => {
+                    self.close_with(CloseReason::ConnectTimeout, sink);
+                    return;
+                }
+                // The delayed ACK is due.
+                _ => self.bits |= ACK_PENDING,
+            }
+        }
         if self.timer_at == SimTime::MAX || now < self.timer_at {
             return;
         }
@@ -858,8 +928,11 @@ impl Tcb {
             | State::CloseWait
             | State::Closing
             | State::LastAck => self.on_rto(cfg, now, sink),
+            // The orphan's FIN-WAIT-2 timeout: dropped without a RST, as Linux's FIN_WAIT2
+            // timewait socket is when `tcp_fin_timeout` <= TCP_TIMEWAIT_LEN.
+            State::FinWait2 => self.close_with(CloseReason::FinWait2Timeout, sink),
             // Nothing is outstanding here.
-            State::FinWait2 | State::Closed | State::Listen => self.timer_at = SimTime::MAX,
+            State::Closed | State::Listen => self.timer_at = SimTime::MAX,
         }
     }
 

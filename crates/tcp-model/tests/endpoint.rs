@@ -122,6 +122,13 @@ impl Sc {
     fn o(&self, seq: u32, ack: u32, flags: Flags, len: u32) -> Segment {
         seg(self.local, self.remote, seq, ack, flags, len)
     }
+    /// A RST from the endpoint: `<SEQ=seq><CTL=RST>`, window 0.
+    fn rst_out(&self, seq: u32) -> Segment {
+        Segment {
+            window: 0,
+            ..self.o(seq, 0, Flags::RST, 0)
+        }
+    }
     /// A segment to the endpoint.
     fn i(&self, seq: u32, ack: u32, flags: Flags, len: u32) -> Segment {
         seg(self.remote, self.local, seq, ack, flags, len)
@@ -232,6 +239,53 @@ mod syn_sent {
         );
         assert_eq!(s.ep.stats().retransmits.syn, 6);
         assert_eq!(s.timeout(), None);
+    }
+
+    #[test]
+    fn connect_timeout_ends_before_syn_retries() {
+        let c = TcpConfig {
+            connect_timeout: Some(SimDuration::from_secs(5)),
+            ..cfg()
+        };
+        let mut s = Sc::client_with(c, C_ISS);
+        s.events();
+        assert_eq!(s.timeout(), Some(ms(1000)), "the RTO comes first");
+        for t in [1000, 3000] {
+            s.at(t);
+            s.tick();
+            s.recv(s.o(C_ISS, 0, SYN, 0));
+        }
+        // The next RTO would be at 7 s; the connect deadline at 5 s wins.
+        assert_eq!(s.timeout(), Some(ms(5000)));
+        s.at(5000);
+        s.tick();
+        s.recv_nothing();
+        assert_eq!(
+            s.events(),
+            [
+                Event::Retransmit { kind: RtxKind::Syn },
+                Event::Retransmit { kind: RtxKind::Syn },
+                changed(State::SynSent, State::Closed),
+                closed(CloseReason::ConnectTimeout)
+            ]
+        );
+        assert_eq!(s.timeout(), None);
+    }
+
+    #[test]
+    fn connect_timeout_is_cancelled_by_established() {
+        let c = TcpConfig {
+            connect_timeout: Some(SimDuration::from_millis(500)),
+            ..cfg()
+        };
+        let mut s = Sc::client_with(c, C_ISS);
+        s.at(100);
+        s.send(s.i(S_ISS, C_ISS + 1, SYN | ACK, 0));
+        s.recv(s.o(C_ISS + 1, S_ISS + 1, ACK, 0));
+        assert_eq!(s.timeout(), None);
+        s.at(500);
+        s.tick();
+        assert_eq!(s.ep.state(), State::Established);
     }
 
     #[test]
@@ -642,6 +696,24 @@ mod established {
     }
 
     #[test]
+    fn out_of_window_pure_acks_are_answered_at_most_every_500ms() {
+        let mut s = Sc::established_client();
+        // A pure ACK far behind RCV.NXT: answered (Linux tcp_invalid_ratelimit, 500 ms).
+        s.send(s.i(1, 1001, ACK, 0));
+        s.recv(s.o(1001, 5001, ACK, 0));
+        s.at(499);
+        s.send(s.i(1, 1001, ACK, 0));
+        s.recv_nothing();
+        // Out-of-window data is not part of an ACK loop: always answered.
+        s.send(s.i(1, 1001, ACK, 10));
+        s.recv(s.o(1001, 5001, ACK, 0));
+        s.at(500);
+        s.send(s.i(1, 1001, ACK, 0));
+        s.recv(s.o(1001, 5001, ACK, 0));
+        assert_eq!(s.ep.stats().unexpected_segments, 4);
+    }
+
+    #[test]
     fn ack_of_unsent_data_is_answered_and_dropped() {
         let mut s = Sc::established_client();
         s.send(s.i(5001, 9999, ACK, 10));
@@ -758,7 +830,7 @@ mod fin_wait_1 {
         s.recv_nothing();
         s.send(s.i(5001, 2502, ACK, 0));
         assert_eq!(s.ep.state(), State::FinWait2);
-        assert_eq!(s.timeout(), None);
+        assert_eq!(s.timeout(), Some(ms(60_000)), "only the fin_timeout runs");
     }
 
     #[test]
@@ -816,6 +888,67 @@ mod fin_wait_2 {
             ]
         );
         assert_eq!(s.timeout(), Some(ms(60_005)));
+    }
+
+    /// Client closed at 0; the peer ACKs the FIN at `t_ms` and then goes silent.
+    fn orphan(cfg: TcpConfig, t_ms: u64) -> Sc {
+        let mut s = Sc::established_client_with(cfg);
+        s.close();
+        s.recv(s.o(1001, 5001, FIN | ACK, 0));
+        s.at(t_ms);
+        s.send(s.i(5001, 1002, ACK, 0));
+        assert_eq!(s.ep.state(), State::FinWait2);
+        s.events();
+        s
+    }
+
+    #[test]
+    fn orphan_dropped_silently_after_fin_timeout() {
+        let mut s = orphan(cfg(), 30);
+        // Linux tcp_fin_timeout: 60 s from entering FIN-WAIT-2, not from the close.
+        assert_eq!(s.timeout(), Some(ms(60_030)));
+        s.at(60_029);
+        s.tick();
+        assert_eq!(s.ep.state(), State::FinWait2, "not yet");
+        s.at(60_030);
+        s.tick();
+        s.recv_nothing();
+        assert_eq!(
+            s.events(),
+            [
+                changed(State::FinWait2, State::Closed),
+                closed(CloseReason::FinWait2Timeout)
+            ]
+        );
+        assert_eq!(s.timeout(), None);
+        // The peer's late FIN finds no connection: RST.
+        s.send(s.i(5001, 1002, FIN | ACK, 0));
+        s.recv(s.rst_out(1002));
+    }
+
+    #[test]
+    fn configured_fin_timeout_and_fin_in_time() {
+        let c = TcpConfig {
+            fin_timeout: Some(SimDuration::from_secs(5)),
+            ..cfg()
+        };
+        let mut s = orphan(c, 10);
+        assert_eq!(s.timeout(), Some(ms(5_010)));
+        s.at(5_009);
+        s.send(s.i(5001, 1002, FIN | ACK, 0));
+        s.recv(s.o(1002, 5002, ACK, 0));
+        assert_eq!(s.ep.state(), State::TimeWait);
+        // TIME-WAIT replaces the orphan timeout.
+        assert_eq!(s.timeout(), Some(ms(65_009)));
+    }
+
+    #[test]
+    fn rfc9293_waits_for_the_fin_forever() {
+        let mut s = orphan(TcpConfig::profile(Profile::Rfc9293), 10);
+        assert_eq!(s.timeout(), None);
+        s.at(10_000_000);
+        s.tick();
+        assert_eq!(s.ep.state(), State::FinWait2);
     }
 
     #[test]
@@ -1017,6 +1150,35 @@ mod time_wait {
             0,
         );
         s.send(s.i(90_000, 0, SYN, 0));
+        s.recv(s.o(1002, 5002, ACK, 0));
+        assert_eq!(s.ep.state(), State::TimeWait);
+    }
+
+    #[test]
+    fn rfc6191_reopens_from_rcv_nxt_linux_only_after_it() {
+        // RCV.NXT is 5002: the peer's FIN was 5001, its final sequence number.
+        let rfc6191 = TcpConfig {
+            tw_reopen: TwReopen::Rfc6191,
+            ..cfg()
+        };
+        let mut s = Sc::time_wait_client(rfc6191.clone(), 0);
+        s.send(s.i(5001, 0, SYN, 0));
+        s.recv(s.o(1002, 5002, ACK, 0));
+        assert_eq!(s.ep.state(), State::TimeWait, "not after the FIN: refused");
+        s.send(s.i(5002, 0, SYN, 0));
+        s.recv_nothing();
+        assert_eq!(s.ep.state(), State::Closed, "after the FIN: reopened");
+        let mut s = Sc::time_wait_client(cfg(), 0);
+        s.send(s.i(5002, 0, SYN, 0));
+        s.recv(s.o(1002, 5002, ACK, 0));
+        assert_eq!(
+            s.ep.state(),
+            State::TimeWait,
+            "Linux wants SEG.SEQ > RCV.NXT"
+        );
+        // A SYN-ACK is never a reopening SYN.
+        let mut s = Sc::time_wait_client(rfc6191, 0);
+        s.send(s.i(90_000, 1002, SYN | ACK, 0));
         s.recv(s.o(1002, 5002, ACK, 0));
         assert_eq!(s.ep.state(), State::TimeWait);
     }

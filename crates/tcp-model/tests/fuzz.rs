@@ -94,8 +94,8 @@ proptest! {
             prop_assert_eq!(net.hosts[h].connections(), opened - closed, "host {}", h);
             prop_assert_eq!(net.hosts[h].stats().closed.total() as usize, closed);
         }
-        // Every connection still open after 400 quiet seconds is waiting on its peer forever
-        // (FIN-WAIT-2 has no timeout yet, ESTABLISHED/CLOSE-WAIT wait for the application).
+        // Every connection still open after 400 quiet seconds is waiting on its peer or its
+        // application forever (ESTABLISHED and CLOSE-WAIT wait for the application).
         for h in [C, S] {
             prop_assert_eq!(net.hosts[h].time_wait_count(), 0);
         }

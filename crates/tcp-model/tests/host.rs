@@ -365,6 +365,36 @@ mod resets {
     }
 
     #[test]
+    fn half_open_discovered_when_the_client_sends() {
+        // The server host crashes and restarts at 1 s with no state; the client, idle, sends
+        // at 5 s: the server's listener answers the ACK with <SEQ=SEG.ACK><CTL=RST>, whose
+        // SEQ is exactly the client's RCV.NXT (RFC 9293 §3.5.2, RFC 5961 §3.2).
+        let mut net = Net::new(zero_isn());
+        let c = net.connect(1);
+        net.run_until(ms(1000));
+        assert_eq!(net.hosts[C].conn_state(c), Some(State::Established));
+        let mut fresh = Host::new(SERVER_IP, zero_isn(), 3);
+        fresh.listen(PORT).unwrap();
+        net.hosts[S] = fresh;
+        net.run_until(ms(5000));
+        net.hosts[C].send(ms(5000), c, 100);
+        net.drain(C);
+        net.run();
+        let rst: Vec<_> = net
+            .sent
+            .iter()
+            .filter(|s| s.1 == S && s.0 >= ms(5000))
+            .map(|s| s.2)
+            .collect();
+        assert_eq!(rst.len(), 1);
+        assert_eq!((rst[0].flags, rst[0].seq), (Flags::RST, SeqNum(1)));
+        assert_eq!(net.closes(C), [(ms(5020), CloseReason::Reset)]);
+        assert_eq!(net.hosts[C].connections(), 0);
+        assert_eq!(net.hosts[S].connections(), 0);
+        assert_eq!(net.hosts[S].stats().unexpected_segments, 1);
+    }
+
+    #[test]
     fn valid_rst_kills_an_established_connection() {
         let mut net = Net::new(zero_isn());
         net.connect(1);
@@ -738,6 +768,38 @@ mod time_wait {
             .2;
         assert_eq!(synack.seq, tw_snd_nxt + TW_REOPEN_ISS_OFFSET);
         assert_eq!(synack.incarnation, 2);
+        assert_eq!(
+            net.states(C).last(),
+            Some(&(ms(1020), SynSent, Established))
+        );
+    }
+
+    #[test]
+    fn rfc6191_reopen_takes_the_iss_from_the_generator() {
+        let cfg = TcpConfig {
+            isn: IsnPolicy::Clock,
+            tw_reopen: TwReopen::Rfc6191,
+            ephemeral_ports: [40000, 40000],
+            ..TcpConfig::default()
+        };
+        let mut net = Net::new(cfg);
+        net.app = request_response(100, 100, false);
+        net.connect(1);
+        net.run_until(ms(1000));
+        assert_eq!(net.hosts[S].time_wait_count(), 1);
+        net.app = Box::new(|_, _, _, _| {});
+        net.connect(2);
+        net.run_until(ms(1100));
+        assert_eq!(net.hosts[S].stats().time_wait_reopened, 1);
+        let synack = net
+            .sent
+            .iter()
+            .rev()
+            .find(|s| s.1 == S && s.2.flags == Flags::SYN | Flags::ACK)
+            .unwrap()
+            .2;
+        // The 4 us clock at 1010 ms: 252500 ticks.
+        assert_eq!(synack.seq, SeqNum(252_500));
         assert_eq!(
             net.states(C).last(),
             Some(&(ms(1020), SynSent, Established))
