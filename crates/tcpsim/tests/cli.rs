@@ -2,29 +2,9 @@
 //! independence, seeds, and bad input that writes nothing.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tcpsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tcpsim"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("tcpsim runs")
-}
-
-fn ok(args: &[&str]) -> Output {
-    let out = tcpsim(args);
-    assert!(
-        out.status.success(),
-        "tcpsim {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+mod common;
+use common::{ok, repo, tcpsim};
 
 fn read(dir: &Path, name: &str) -> Vec<u8> {
     std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{}/{name}: {e}", dir.display()))

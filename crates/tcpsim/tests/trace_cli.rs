@@ -1,29 +1,11 @@
 //! `tcpsim trace`: one connection's timeline from a shipped experiment file, as text or CSV,
 //! byte-identical on every run; out-of-range choices exit with status 2.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tcpsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tcpsim"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("tcpsim runs")
-}
+mod common;
+use common::tcpsim;
 
 fn ok(args: &[&str]) -> String {
-    let out = tcpsim(args);
-    assert!(
-        out.status.success(),
-        "tcpsim {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf-8")
+    String::from_utf8(common::ok(args).stdout).expect("utf-8")
 }
 
 #[test]
