@@ -765,6 +765,10 @@ impl Engine<'_> {
 
     fn finalize(&mut self, id: u32, rec: Rec) {
         self.finished += 1;
+        // Both ends are done: drop the links' per-connection fault counters, which would
+        // otherwise grow by one entry per connection for faults that match every connection.
+        self.c2s.forget_connection(id as u64);
+        self.s2c.forget_connection(id as u64);
         let row = ConnRow {
             id,
             client_port: rec.client_port,
