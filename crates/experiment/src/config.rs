@@ -280,7 +280,45 @@ pub fn parse(
         Some(Value::Table(t)) => flatten_sweep(&t, "").map_err(|(k, m)| err(&k, m))?,
         Some(_) => return Err(err("sweep", "must be a table of key = [values]".into())),
     };
-    let n_points: u64 = sweep.iter().map(|(_, v)| v.len() as u64).product();
+    // `"link.loss" = [..]` and `link.loss = [..]` (as `--set sweep.link.loss=..` writes it)
+    // name the same axis: the later one replaces the earlier, keeping its column position.
+    let mut axes: Vec<SweepAxis> = Vec::with_capacity(sweep.len());
+    for (key, values) in sweep {
+        match axes.iter_mut().find(|(k, _)| *k == key) {
+            Some(axis) => axis.1 = values,
+            None => axes.push((key, values)),
+        }
+    }
+    let sweep = axes;
+    for (key, _) in &sweep {
+        if key == "experiment.seed" || key == "experiment.name" || key == "experiment.replications"
+        {
+            return Err(err(
+                &format!("sweep.{key}"),
+                "cannot be swept: use replications for independent seeds (each replication has its own streams)".into(),
+            ));
+        }
+        // An override of a swept key would be silently replaced by the sweep's values.
+        if let Some(o) = override_list
+            .iter()
+            .find(|o| o.split('=').next() == Some(key.as_str()))
+        {
+            return Err(err(
+                key,
+                format!("is swept, so `--set {o}` would have no effect; use --set sweep.{key}=[..] instead"),
+            ));
+        }
+    }
+    let n_points = sweep
+        .iter()
+        .try_fold(1u64, |acc, (_, v)| acc.checked_mul(v.len() as u64))
+        .filter(|&n| n <= MAX_RUNS)
+        .ok_or_else(|| {
+            err(
+                "sweep",
+                format!("more than {MAX_RUNS} sweep points (the product of the list lengths)"),
+            )
+        })?;
 
     let mut points = Vec::new();
     let mut first: Option<RunConfig> = None;

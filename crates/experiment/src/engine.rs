@@ -810,6 +810,12 @@ impl Engine<'_> {
             }
             self.finalize(id, rec);
         }
+        // Connections whose arrival time lies beyond the limit never started: unfinished too.
+        let never_started = self.cfg.workload.connections - self.finished;
+        self.summary.outcomes[Outcome::ALL
+            .iter()
+            .position(|&o| o == Outcome::Unfinished)
+            .expect("listed")] += never_started;
         self.rows.sort_unstable_by_key(|r| r.id);
         let s = &mut self.summary;
         s.stop = stop;

@@ -165,3 +165,63 @@ fn nested_sweep_tables_are_dotted_keys() {
     let exp = parse(Path::new("exp.toml"), &text, &Overrides::default()).unwrap();
     assert_eq!(exp.sweep_keys, vec!["link.loss"]);
 }
+
+#[test]
+fn set_sweep_replaces_the_axis_of_the_same_name() {
+    let text = format!("{BASE}[sweep]\n\"link.loss\" = [0.0, 0.1, 0.2]\n");
+    let o = Overrides {
+        set: vec!["sweep.link.loss=[0.3]".into()],
+        seed: None,
+    };
+    let exp = parse(Path::new("exp.toml"), &text, &o).unwrap();
+    assert_eq!(exp.sweep_keys, vec!["link.loss"]);
+    assert_eq!(exp.points.len(), 1);
+    assert_eq!(exp.points[0].config.link.client_to_server.loss, 0.3);
+}
+
+#[test]
+fn overriding_a_swept_key_is_an_error() {
+    let text = format!("{BASE}[sweep]\n\"link.loss\" = [0.0, 0.1]\n");
+    let o = Overrides {
+        set: vec!["link.loss=0.5".into()],
+        seed: None,
+    };
+    assert_mentions(
+        &err_with(&text, &o),
+        &["link.loss", "swept", "sweep.link.loss"],
+    );
+}
+
+#[test]
+fn seeds_cannot_be_swept() {
+    let msg = err_of(&format!("{BASE}[sweep]\n\"experiment.seed\" = [1, 2]\n"));
+    assert_mentions(&msg, &["sweep.experiment.seed", "replications"]);
+}
+
+#[test]
+fn huge_sweeps_are_rejected_before_they_are_built() {
+    let list = format!(
+        "[{}]",
+        (0..100)
+            .map(|i| format!("{i}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let mut text = format!("{BASE}[sweep]\n");
+    for k in [
+        "mss",
+        "window",
+        "syn_retries",
+        "synack_retries",
+        "retries2",
+        "isn_constant",
+    ] {
+        text.push_str(&format!("\"tcp.{k}\" = {list}\n"));
+    }
+    let start = std::time::Instant::now();
+    assert_mentions(&err_of(&text), &["sweep", "more than 100000"]);
+    assert!(
+        start.elapsed().as_secs() < 5,
+        "rejected without building 10^12 points"
+    );
+}
