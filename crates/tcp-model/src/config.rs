@@ -82,6 +82,42 @@ pub struct TcpConfig {
     /// What an acceptable RST does to TIME-WAIT; see [`RstInTimeWait`]. `kill` in both
     /// profiles (RFC 9293 §3.10.7.4; Linux `tcp_rfc1337 = 0`).
     pub rst_in_time_wait: RstInTimeWait,
+    /// Longest time the ACK of in-order data may wait for a segment of ours to ride on
+    /// (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2); `"none"` ACKs every segment at once. It is
+    /// sent at once anyway when more than one full-sized segment is unacknowledged, for
+    /// out-of-order or duplicate data, for a FIN and in the handshake. linux 40 ms, the
+    /// delayed-ACK timeout a connection starts with (`TCP_ATO_MIN` = `TCP_DELACK_MIN`; Linux
+    /// then adapts it to the arrival pattern, up to `TCP_DELACK_MAX` 200 ms, which is not
+    /// modelled). rfc9293 200 ms: the RFC only requires less than 0.5 s; 200 ms is the BSD
+    /// delayed-ACK tick (`tcp_fasttimo`) and Linux's `TCP_DELACK_MAX`.
+    #[serde(serialize_with = "ser_opt")]
+    pub delayed_ack: Option<SimDuration>,
+    /// How many ACKs of new data go out at once, without delay, at the start of a connection
+    /// (Linux quick-ack mode): `min(window / (2 * MSS), quick_acks)`, at least 2 when that
+    /// quotient is 0, as Linux `tcp_incr_quickack` computes on the first data received.
+    /// linux 16 (`TCP_MAX_QUICKACKS`); rfc9293 0 (the RFC has no quick-ack mode). Only
+    /// matters with `delayed_ack`.
+    pub quick_acks: u32,
+    /// Used by the host's listen queue. Linux `net.ipv4.tcp_max_syn_backlog`: with
+    /// `syn_cookies = "off"`, a SYN is dropped once fewer than a quarter of this many slots
+    /// are left in the listener's SYN queue, i.e. once it holds more than 3/4 of it (Linux
+    /// keeps that last quarter for peers it has seen before, which the model does not track).
+    /// Both profiles 1024: Linux sets `max(128, ehash_entries / 128)`, 1024 with the
+    /// 131072-entry established hash of a server with a few GiB of memory (128 on small
+    /// machines). RFC 9293 specifies no backlog, so rfc9293 keeps the same value.
+    pub syn_backlog: u32,
+    /// Used by the host's listen queue: the listen backlog, `listen()`'s argument as capped
+    /// by Linux `net.core.somaxconn`. Connections that completed the handshake wait in the
+    /// accept queue; a SYN or handshake ACK finding it full is dropped. As in Linux
+    /// (`inet_csk_reqsk_queue_is_full`), the SYN queue is full at this many entries too,
+    /// which is what makes `syn_cookies = "on_overflow"` send cookies. Both profiles 4096:
+    /// `SOMAXCONN` since Linux 5.4 (128 before); RFC 9293 specifies no backlog.
+    pub accept_backlog: u32,
+    /// Used by the host's listen queue: when a listener answers a SYN with a SYN cookie
+    /// instead of keeping state; see [`SynCookies`]. linux `on_overflow`
+    /// (`net.ipv4.tcp_syncookies = 1`, its default); rfc9293 `off`: RFC 9293 has no SYN
+    /// cookies (RFC 4987 §3.6, informational, describes them).
+    pub syn_cookies: SynCookies,
 }
 
 /// The stack whose defaults a [`TcpConfig`] starts from.
@@ -191,6 +227,11 @@ struct RawTcpConfig {
     isn_constant: Option<u32>,
     tw_reopen: Option<TwReopen>,
     rst_in_time_wait: Option<RstInTimeWait>,
+    delayed_ack: Option<NoneOr>,
+    quick_acks: Option<u32>,
+    syn_backlog: Option<u32>,
+    accept_backlog: Option<u32>,
+    syn_cookies: Option<SynCookies>,
 }
 
 impl From<RawTcpConfig> for TcpConfig {
@@ -216,6 +257,11 @@ impl From<RawTcpConfig> for TcpConfig {
             isn_constant: r.isn_constant.unwrap_or(d.isn_constant),
             tw_reopen: r.tw_reopen.unwrap_or(d.tw_reopen),
             rst_in_time_wait: r.rst_in_time_wait.unwrap_or(d.rst_in_time_wait),
+            delayed_ack: r.delayed_ack.map_or(d.delayed_ack, |v| v.0),
+            quick_acks: r.quick_acks.unwrap_or(d.quick_acks),
+            syn_backlog: r.syn_backlog.unwrap_or(d.syn_backlog),
+            accept_backlog: r.accept_backlog.unwrap_or(d.accept_backlog),
+            syn_cookies: r.syn_cookies.unwrap_or(d.syn_cookies),
         }
     }
 }
@@ -267,6 +313,20 @@ pub enum TwReopen {
     Rfc6191,
 }
 
+/// When a listener answers a SYN with a SYN cookie ([`crate::syncookie`]) instead of keeping a
+/// SYN-RECEIVED connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SynCookies {
+    /// Never (`tcp_syncookies = 0`): a SYN finding the SYN queue full is dropped.
+    Off,
+    /// Only when the SYN queue is full (`tcp_syncookies = 1`, the Linux default).
+    #[default]
+    OnOverflow,
+    /// For every SYN (`tcp_syncookies = 2`), so no SYN-RECEIVED state is ever kept.
+    Always,
+}
+
 /// What a RST whose SEG.SEQ equals RCV.NXT does to TIME-WAIT.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -302,6 +362,14 @@ pub const MAX_MSS: u16 = 65495;
 pub const MAX_RETRIES: u32 = 127;
 /// Upper bound for `rto_max` and `msl`: far beyond any real stack, but finite.
 pub const MAX_DURATION: SimDuration = SimDuration::from_secs(3600);
+/// `delayed_ack` must be below this: RFC 9293 §3.8.6.3 (and RFC 1122 §4.2.3.2) require the
+/// delay to be less than 0.5 seconds.
+pub const MAX_DELAYED_ACK: SimDuration = SimDuration::from_millis(500);
+/// Largest `quick_acks`: Linux `TCP_MAX_QUICKACKS`, the most `tcp_incr_quickack` grants.
+pub const MAX_QUICK_ACKS: u32 = 16;
+/// Largest `syn_backlog` and `accept_backlog`: 2^20 queued connections is 128 MiB of TCBs in
+/// one listener, far beyond Linux defaults but finite.
+pub const MAX_BACKLOG: u32 = 1 << 20;
 
 impl TcpConfig {
     /// The defaults of `profile`, every key documented on the field with its source.
@@ -326,6 +394,11 @@ impl TcpConfig {
             isn_constant: 0,
             tw_reopen: TwReopen::Linux,
             rst_in_time_wait: RstInTimeWait::Kill,
+            delayed_ack: Some(SimDuration::from_millis(40)),
+            quick_acks: MAX_QUICK_ACKS,
+            syn_backlog: 1024,
+            accept_backlog: 4096,
+            syn_cookies: SynCookies::OnOverflow,
         };
         match profile {
             Profile::Linux => linux,
@@ -341,6 +414,9 @@ impl TcpConfig {
                 ephemeral_ports: [49152, 65535],
                 port_selection: PortSelection::Random,
                 tw_reopen: TwReopen::Refuse,
+                delayed_ack: Some(SimDuration::from_millis(200)),
+                quick_acks: 0,
+                syn_cookies: SynCookies::Off,
                 ..linux
             },
         }
@@ -435,6 +511,38 @@ impl TcpConfig {
                 ),
             );
         }
+        if self
+            .delayed_ack
+            .is_some_and(|d| d.is_zero() || d >= MAX_DELAYED_ACK)
+        {
+            return err(
+                "delayed_ack",
+                format!(
+                    "{} is out of range; allowed: \"none\" or > 0s and < {MAX_DELAYED_ACK}",
+                    self.delayed_ack.unwrap_or_default()
+                ),
+            );
+        }
+        if self.quick_acks > MAX_QUICK_ACKS {
+            return err(
+                "quick_acks",
+                format!(
+                    "{} is out of range; allowed: 0..={MAX_QUICK_ACKS}",
+                    self.quick_acks
+                ),
+            );
+        }
+        for (field, v) in [
+            ("syn_backlog", self.syn_backlog),
+            ("accept_backlog", self.accept_backlog),
+        ] {
+            if v == 0 || v > MAX_BACKLOG {
+                return err(
+                    field,
+                    format!("{v} is out of range; allowed: 1..={MAX_BACKLOG}"),
+                );
+            }
+        }
         let [lo, hi] = self.ephemeral_ports;
         if lo == 0 || lo > hi {
             return err(
@@ -470,6 +578,10 @@ mod tests {
         assert_eq!(c.ephemeral_count(), 28232);
         assert_eq!(c.fin_timeout, Some(SimDuration::from_secs(60)));
         assert_eq!((c.syn_retries, c.synack_retries, c.retries2), (6, 5, 15));
+        assert_eq!(c.delayed_ack, Some(SimDuration::from_millis(40)));
+        assert_eq!(c.quick_acks, 16);
+        assert_eq!((c.syn_backlog, c.accept_backlog), (1024, 4096));
+        assert_eq!(c.syn_cookies, SynCookies::OnOverflow);
         // An empty table is the linux profile.
         assert_eq!(toml::from_str::<TcpConfig>("").unwrap(), c);
     }
@@ -485,6 +597,10 @@ mod tests {
         assert_eq!(c.ephemeral_count(), 16384);
         assert_eq!(c.fin_timeout, None);
         assert_eq!(c.tw_reopen, TwReopen::Refuse);
+        assert_eq!(c.delayed_ack, Some(SimDuration::from_millis(200)));
+        assert_eq!(c.quick_acks, 0);
+        assert_eq!((c.syn_backlog, c.accept_backlog), (1024, 4096));
+        assert_eq!(c.syn_cookies, SynCookies::Off);
         // R2 for a SYN >= 3 min and for data >= 100 s (RFC 9293 §3.8.3), from a 1 s RTO.
         let give_up = |retries: u32| {
             let mut rto = c.rto_initial;
@@ -571,6 +687,41 @@ mod tests {
     }
 
     #[test]
+    fn delayed_ack_and_listen_queue_keys() {
+        let c: TcpConfig = toml::from_str(
+            "delayed_ack = \"none\"\nquick_acks = 0\nsyn_backlog = 128\naccept_backlog = 10\n\
+             syn_cookies = \"always\"\n",
+        )
+        .unwrap();
+        c.validate().unwrap();
+        assert_eq!(c.delayed_ack, None);
+        assert_eq!(c.quick_acks, 0);
+        assert_eq!((c.syn_backlog, c.accept_backlog), (128, 10));
+        assert_eq!(c.syn_cookies, SynCookies::Always);
+        let text = toml::to_string(&c).unwrap();
+        assert!(text.contains("delayed_ack = \"none\""), "{text}");
+        assert_eq!(toml::from_str::<TcpConfig>(&text).unwrap(), c);
+        let c: TcpConfig = toml::from_str(
+            "profile = \"rfc9293\"\ndelayed_ack = \"100ms\"\nsyn_cookies = \"on_overflow\"",
+        )
+        .unwrap();
+        assert_eq!(c.delayed_ack, Some(SimDuration::from_millis(100)));
+        assert_eq!(c.syn_cookies, SynCookies::OnOverflow);
+        assert_eq!(c.quick_acks, 0, "still the profile's");
+        let e = toml::from_str::<TcpConfig>("syn_cookies = \"sometimes\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("off") && e.contains("on_overflow") && e.contains("always"),
+            "{e}"
+        );
+        let e = toml::from_str::<TcpConfig>("delayed_ack = 40")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("unit"), "{e}");
+    }
+
+    #[test]
     fn validate_names_the_field() {
         let bad = |f: fn(&mut TcpConfig)| {
             let mut c = TcpConfig::default();
@@ -602,6 +753,20 @@ mod tests {
         assert_eq!(
             bad(|c| c.isn_clock_tick = SimDuration::ZERO).field,
             "isn_clock_tick"
+        );
+        assert_eq!(
+            bad(|c| c.delayed_ack = Some(SimDuration::from_millis(500))).field,
+            "delayed_ack"
+        );
+        assert_eq!(
+            bad(|c| c.delayed_ack = Some(SimDuration::ZERO)).field,
+            "delayed_ack"
+        );
+        assert_eq!(bad(|c| c.quick_acks = 17).field, "quick_acks");
+        assert_eq!(bad(|c| c.syn_backlog = 0).field, "syn_backlog");
+        assert_eq!(
+            bad(|c| c.accept_backlog = MAX_BACKLOG + 1).field,
+            "accept_backlog"
         );
         let e = bad(|c| c.ephemeral_ports = [0, 4]);
         assert!(e.to_string().starts_with("ephemeral_ports: "), "{e}");

@@ -144,7 +144,8 @@ impl Endpoint {
             .handle_segment(cfg, now, seg, &mut sink))
     }
 
-    /// Fires the RTO or the TIME-WAIT expiry if due; otherwise does nothing.
+    /// Fires whatever is due at `now` (RTO, TIME-WAIT expiry, FIN-WAIT-2 timeout, connect
+    /// timeout, delayed ACK); otherwise does nothing.
     pub fn handle_timeout(&mut self, cfg: &TcpConfig, now: SimTime) {
         with_sink!(self, |tcb, sink| tcb.handle_timeout(cfg, now, &mut sink))
     }
@@ -200,6 +201,18 @@ impl Endpoint {
     /// SND.NXT and RCV.NXT.
     pub fn seq_numbers(&self) -> (SeqNum, SeqNum) {
         (self.tcb.snd_nxt, self.tcb.rcv_nxt)
+    }
+    /// SND.UNA: the oldest sequence number not yet acknowledged (RFC 9293 §3.3.1).
+    pub fn snd_una(&self) -> SeqNum {
+        self.tcb.snd_una()
+    }
+    /// SND.NXT: the next new sequence number to send (the SYN and FIN count).
+    pub fn snd_nxt(&self) -> SeqNum {
+        self.tcb.snd_nxt
+    }
+    /// RCV.NXT: the next sequence number expected from the peer; meaningless in SYN-SENT.
+    pub fn rcv_nxt(&self) -> SeqNum {
+        self.tcb.rcv_nxt
     }
     /// The current retransmission timeout.
     pub fn rto(&self) -> SimDuration {

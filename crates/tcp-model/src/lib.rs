@@ -13,6 +13,9 @@
 //! wire) so that old duplicates accepted by a newer connection on the same 4-tuple can be
 //! counted ([`Event::StaleAccepted`]).
 //!
+//! [`syncookie`] holds SYN cookies (RFC 4987 §3.6, the Linux encoding) as pure functions for
+//! the host's listen queue.
+//!
 //! Everything is deterministic: the only randomness (ISNs, random port selection) comes from
 //! the host's secret.
 
@@ -21,12 +24,13 @@ mod endpoint;
 mod event;
 mod host;
 mod isn;
+pub mod syncookie;
 mod tcb;
 mod wire;
 
 pub use config::{
-    ConfigError, IsnPolicy, PortSelection, Profile, RstInTimeWait, TcpConfig, TwReopen,
-    MAX_DURATION, MAX_MSS, MAX_RETRIES, MIN_MSS,
+    ConfigError, IsnPolicy, PortSelection, Profile, RstInTimeWait, SynCookies, TcpConfig, TwReopen,
+    MAX_BACKLOG, MAX_DELAYED_ACK, MAX_DURATION, MAX_MSS, MAX_QUICK_ACKS, MAX_RETRIES, MIN_MSS,
 };
 pub use endpoint::{Endpoint, EVENT_QUEUE_LEN, TCB_SIZE};
 pub use event::{

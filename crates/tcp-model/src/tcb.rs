@@ -33,7 +33,8 @@ pub const OOW_ACK_INTERVAL: SimDuration = SimDuration::from_millis(500);
 const FIN_QUEUED: u16 = 1 << 0;
 /// The FIN has its sequence number: SND.NXT counts it.
 const FIN_SENT: u16 = 1 << 1;
-/// An ACK must go out (data or FIN received, unacceptable segment, challenge ACK).
+/// An ACK must go out at once (FIN, out-of-order or duplicate data, data past the delayed-ACK
+/// rules, unacceptable segment, challenge ACK). A delayed ACK waits in `aux_at` instead.
 const ACK_PENDING: u16 = 1 << 2;
 /// ABORT: `<SEQ=SND.NXT><CTL=RST>` must go out (RFC 9293 §3.10.5).
 const RST_PENDING: u16 = 1 << 3;
@@ -51,6 +52,10 @@ const PASSIVE: u16 = 1 << 8;
 const HANDSHAKE_RTX: u16 = 1 << 9;
 /// `ooo_start`/`ooo_len` hold a range of data received beyond RCV.NXT.
 const OOO: u16 = 1 << 10;
+/// Bits 11-15: ACKs of new data sent so far in quick-ack mode, saturating at 31 (Linux
+/// `icsk_ack.quick`, counted up instead of down so that the limit can wait for the MSS).
+const QUICK_SHIFT: u16 = 11;
+const QUICK_MAX: u16 = 0x1f;
 
 /// State TIME-WAIT needs; shared by [`Tcb`] and the host's compact record.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -97,6 +102,20 @@ pub(crate) fn seq_acceptable(rcv_nxt: SeqNum, wnd: u16, seq: SeqNum, len: u32) -
         (_, 0) => false,
         _ => in_window(seq) || in_window(seq + (len - 1)),
     }
+}
+
+/// A duration in whole microseconds, rounded up (a nonzero duration stays nonzero) and
+/// saturated at `u32::MAX` (71 minutes).
+fn duration_us(d: SimDuration) -> u32 {
+    d.as_nanos().div_ceil(1_000).min(u32::MAX as u64) as u32
+}
+
+/// How many ACKs of new data go out at once before delaying starts (Linux
+/// `tcp_incr_quickack`): the window over two receive MSS, 2 if that is 0, at most
+/// `quick_acks`.
+fn quick_ack_limit(cfg: &TcpConfig, rcv_mss: u32) -> u32 {
+    let q = cfg.window as u32 / (2 * rcv_mss.max(1));
+    (if q == 0 { 2 } else { q }).min(cfg.quick_acks)
 }
 
 /// A segment arriving in TIME-WAIT (RFC 9293 §3.10.7.4 for TIME-WAIT, with RFC 5961 and the
@@ -212,6 +231,9 @@ pub(crate) struct Tcb {
     snd_wl2: SeqNum,
     pub rcv_nxt: SeqNum,
     rtt_seq: SeqNum,
+    /// RCV.NXT when our last ACK left (Linux `rcv_wup`): RCV.NXT - RCV.WUP is what the peer
+    /// has sent that we have not acknowledged yet.
+    rcv_wup: SeqNum,
     ooo_start: SeqNum,
     /// At most the window (65535): the range is clipped to it.
     ooo_len: u16,
@@ -222,8 +244,9 @@ pub(crate) struct Tcb {
     /// RTO deadline, TIME-WAIT expiry in TIME-WAIT, the orphan timeout in FIN-WAIT-2;
     /// `SimTime::MAX` = not running.
     pub timer_at: SimTime,
-    /// The second timer: the `connect_timeout` deadline before ESTABLISHED, the delayed ACK
-    /// after; `SimTime::MAX` = not running.
+    /// The second timer: the `connect_timeout` deadline in SYN-SENT and an actively opened
+    /// SYN-RECEIVED, the delayed ACK in the synchronized states; `SimTime::MAX` = not
+    /// running.
     aux_at: SimTime,
     rtt_start: SimTime,
     /// SRTT and RTTVAR in microseconds, as Linux keeps them (`srtt_us`, `mdev_us`): 4 bytes
@@ -233,7 +256,10 @@ pub(crate) struct Tcb {
     /// When the last ACK answering an unacceptable pure ACK left, in ms (+1; 0 = never), for
     /// the Linux `tcp_invalid_ratelimit` (see [`OOW_ACK_INTERVAL`]).
     oow_ack_ms: u32,
-    rto: SimDuration,
+    /// The RTO in microseconds, as Linux keeps `icsk_rto` in a u32: 4 bytes instead of 8 make
+    /// room for `rcv_wup`. At most `MAX_DURATION` (3600 s) < 2^32 µs, so nothing saturates
+    /// with a validated configuration.
+    rto_us: u32,
     snd_wnd: u16,
     max_snd_wnd: u16,
     send_mss: u16,
@@ -257,6 +283,7 @@ impl Tcb {
             snd_wl2: SeqNum(0),
             rcv_nxt: SeqNum(0),
             rtt_seq: SeqNum(0),
+            rcv_wup: SeqNum(0),
             ooo_start: SeqNum(0),
             ooo_len: 0,
             reply_seq: SeqNum(0),
@@ -268,7 +295,7 @@ impl Tcb {
             srtt_us: 0,
             rttvar_us: 0,
             oow_ack_ms: 0,
-            rto: cfg.rto_initial,
+            rto_us: duration_us(cfg.rto_initial),
             snd_wnd: 0,
             max_snd_wnd: 0,
             send_mss: DEFAULT_MSS.min(cfg.mss),
@@ -311,6 +338,7 @@ impl Tcb {
         t.state = State::Listen;
         t.bits |= PASSIVE;
         t.rcv_nxt = syn.seq + 1;
+        t.rcv_wup = t.rcv_nxt;
         t.set_peer_mss(cfg, syn.mss);
         t.update_window(syn);
         t.set_state(State::SynReceived, sink);
@@ -408,8 +436,14 @@ impl Tcb {
     pub fn send_mss(&self) -> u16 {
         self.send_mss
     }
+    pub fn snd_una(&self) -> SeqNum {
+        self.snd_una
+    }
     pub fn rto(&self) -> SimDuration {
-        self.rto
+        SimDuration::from_micros(self.rto_us as u64)
+    }
+    fn set_rto(&mut self, rto: SimDuration) {
+        self.rto_us = duration_us(rto);
     }
     pub fn srtt(&self) -> Option<SimDuration> {
         (self.bits & HAVE_RTT != 0).then_some(SimDuration::from_micros(self.srtt_us as u64))
@@ -553,6 +587,7 @@ impl Tcb {
             return;
         }
         self.rcv_nxt = seg.seq + 1;
+        self.rcv_wup = self.rcv_nxt;
         self.set_peer_mss(cfg, seg.mss);
         self.update_window(seg);
         if has_ack {
@@ -733,7 +768,7 @@ impl Tcb {
         if seg.payload_len > 0 {
             match self.state {
                 State::Established | State::FinWait1 | State::FinWait2 => {
-                    if self.receive_data(cfg, data_seq, seg.payload_len, sink) {
+                    if self.receive_data(cfg, now, data_seq, seg.payload_len, sink) {
                         *stale = Some(StaleKind::Data);
                     }
                 }
@@ -783,17 +818,19 @@ impl Tcb {
     fn receive_data<S: Sink>(
         &mut self,
         cfg: &TcpConfig,
+        now: SimTime,
         seq: SeqNum,
         len: u32,
         sink: &mut S,
     ) -> bool {
-        self.bits |= ACK_PENDING;
+        // Clip to the window by length, not by comparing `seq + len`: a length of 2^31 or more
+        // would wrap past `seq` and escape the clip.
         let wnd_end = self.rcv_nxt + cfg.window as u32;
-        let mut end = seq + len;
-        if end.gt(wnd_end) {
-            end = wnd_end;
-        }
+        let room = (wnd_end - seq).max(0) as u32;
+        let end = seq + len.min(room);
         if seq.gt(self.rcv_nxt) {
+            // Out of order: a duplicate ACK at once (RFC 5681 §4.2, RFC 9293 §3.10.7.4).
+            self.bits |= ACK_PENDING;
             sink.note(Note::OutOfOrder);
             if self.bits & OOO == 0 {
                 self.ooo_start = seq;
@@ -812,18 +849,27 @@ impl Tcb {
             return false;
         }
         if end.le(self.rcv_nxt) {
+            // Nothing new (the peer retransmitted, so our ACK may be lost): ACK at once.
+            self.bits |= ACK_PENDING;
             return false;
         }
         // Both distances are positive here; `gt` above guarantees it.
         let mut delivered = (end - self.rcv_nxt) as u32;
         self.rcv_nxt = end;
-        if self.bits & OOO != 0 && self.ooo_start.le(self.rcv_nxt) {
+        let had_gap = self.bits & OOO != 0;
+        if had_gap && self.ooo_start.le(self.rcv_nxt) {
             let ooo_end = self.ooo_start + self.ooo_len as u32;
             if ooo_end.gt(self.rcv_nxt) {
                 delivered = delivered.saturating_add((ooo_end - self.rcv_nxt) as u32);
                 self.rcv_nxt = ooo_end;
             }
             self.bits &= !OOO;
+        }
+        if had_gap {
+            // Data filling (part of) a gap is ACKed at once (RFC 5681 §4.2).
+            self.bits |= ACK_PENDING;
+        } else {
+            self.ack_in_order_data(cfg, now);
         }
         sink.event(Event::Received { bytes: delivered });
         true
@@ -843,7 +889,7 @@ impl Tcb {
         self.timer_at = if self.snd_una == self.snd_nxt {
             SimTime::MAX
         } else {
-            now + self.rto
+            now + self.rto()
         };
     }
 
@@ -862,20 +908,23 @@ impl Tcb {
         self.srtt_us = srtt as u32;
         self.rttvar_us = rttvar as u32;
         let rto_us = srtt + (rttvar * 4).max(1);
-        self.rto = SimDuration::from_micros(rto_us)
-            .max(cfg.rto_min)
-            .min(cfg.rto_max);
+        self.set_rto(
+            SimDuration::from_micros(rto_us)
+                .max(cfg.rto_min)
+                .min(cfg.rto_max),
+        );
     }
 
     /// Entering ESTABLISHED: RFC 6298 §5.7 when the handshake had to retransmit (Karn's rule
     /// left no sample).
     fn finish_handshake(&mut self, cfg: &TcpConfig) {
         if self.bits & HANDSHAKE_RTX != 0 && self.bits & HAVE_RTT == 0 {
-            self.rto = cfg
-                .rto_initial
-                .max(RTO_FALLBACK)
-                .max(cfg.rto_min)
-                .min(cfg.rto_max);
+            self.set_rto(
+                cfg.rto_initial
+                    .max(RTO_FALLBACK)
+                    .max(cfg.rto_min)
+                    .min(cfg.rto_max),
+            );
         }
     }
 
@@ -970,9 +1019,9 @@ impl Tcb {
         // Karn's rule (RFC 6298 §3): no sample from a retransmitted segment.
         self.bits &= !TIMING;
         sink.event(Event::Retransmit { kind });
-        self.rto = self.rto.doubled_max(cfg.rto_max);
+        self.set_rto(self.rto().doubled_max(cfg.rto_max));
         self.snd_rtx = self.snd_una;
-        self.timer_at = now + self.rto;
+        self.timer_at = now + self.rto();
     }
 
     // ---------------------------------------------------------------- output
@@ -1004,14 +1053,51 @@ impl Tcb {
     fn on_sent(&mut self, now: SimTime, end: SeqNum, fresh: bool) {
         // RFC 6298 §5.1: start the timer if it is not running.
         if self.timer_at == SimTime::MAX {
-            self.timer_at = now + self.rto;
+            self.timer_at = now + self.rto();
         }
         if fresh && self.bits & TIMING == 0 {
             self.bits |= TIMING;
             self.rtt_seq = end;
             self.rtt_start = now;
         }
+        self.ack_sent();
+    }
+
+    /// A segment carrying `<ACK=RCV.NXT>` leaves: whatever ACK was owed, at once or delayed,
+    /// is paid (Linux `tcp_event_ack_sent`: it also stops the delayed-ACK timer).
+    fn ack_sent(&mut self) {
         self.bits &= !ACK_PENDING;
+        if self.rcv_wup != self.rcv_nxt {
+            // An ACK of new data: one more of the quick-ack budget used.
+            let used = (self.bits >> QUICK_SHIFT).saturating_add(1).min(QUICK_MAX);
+            self.bits = (self.bits & !(QUICK_MAX << QUICK_SHIFT)) | (used << QUICK_SHIFT);
+            self.rcv_wup = self.rcv_nxt;
+        }
+        if !matches!(self.state, State::SynSent | State::SynReceived) {
+            // Synchronized: `aux_at` can only be the delayed ACK, now sent.
+            self.aux_at = SimTime::MAX;
+        }
+    }
+
+    /// In-order data was delivered: ACK it now or schedule the delayed ACK (RFC 9293
+    /// §3.8.6.3, RFC 1122 §4.2.3.2; Linux `__tcp_ack_snd_check`, whose rule "more than one
+    /// receive MSS unacknowledged" means an ACK for every second full-sized segment).
+    fn ack_in_order_data(&mut self, cfg: &TcpConfig, now: SimTime) {
+        let Some(delay) = cfg.delayed_ack else {
+            self.bits |= ACK_PENDING;
+            return;
+        };
+        // The peer sends at most min(its MSS, ours), which is our send MSS too.
+        let rcv_mss = self.send_mss as u32;
+        let unacked = (self.rcv_nxt - self.rcv_wup).max(0) as u32;
+        let quick = ((self.bits >> QUICK_SHIFT) as u32) < quick_ack_limit(cfg, rcv_mss);
+        if quick || unacked > rcv_mss {
+            self.bits |= ACK_PENDING;
+        } else if self.aux_at == SimTime::MAX {
+            // The first unacknowledged segment starts the timer; later ones do not push it
+            // back (Linux keeps the earlier deadline too).
+            self.aux_at = now + delay;
+        }
     }
 
     /// The next segment to send, if any.
@@ -1062,7 +1148,9 @@ impl Tcb {
 
     fn take_ack(&mut self) -> bool {
         let pending = self.bits & ACK_PENDING != 0;
-        self.bits &= !ACK_PENDING;
+        if pending {
+            self.ack_sent();
+        }
         pending
     }
 
@@ -1126,5 +1214,39 @@ impl Tcb {
             flags |= Flags::PSH;
         }
         self.segment(cfg, seq, flags, len)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quick_ack_limit_follows_tcp_incr_quickack() {
+        let c = TcpConfig::default();
+        assert_eq!(
+            quick_ack_limit(&c, 1460),
+            16,
+            "65535 / 2920 = 22, capped at 16"
+        );
+        let small = TcpConfig {
+            window: 3000,
+            ..c.clone()
+        };
+        assert_eq!(quick_ack_limit(&small, 1460), 1);
+        assert_eq!(quick_ack_limit(&small, 2000), 2, "a quotient of 0 gives 2");
+        let none = TcpConfig { quick_acks: 0, ..c };
+        assert_eq!(quick_ack_limit(&none, 1460), 0);
+    }
+
+    #[test]
+    fn rto_is_kept_in_whole_microseconds() {
+        assert_eq!(
+            duration_us(SimDuration::from_nanos(1)),
+            1,
+            "rounded up, never 0"
+        );
+        assert_eq!(duration_us(SimDuration::from_secs(3600)), 3_600_000_000);
+        assert_eq!(duration_us(SimDuration::from_secs(5000)), u32::MAX);
     }
 }

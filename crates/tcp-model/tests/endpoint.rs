@@ -677,6 +677,17 @@ mod established {
     }
 
     #[test]
+    fn lengths_past_2_pow_31_are_clipped_to_the_window() {
+        // Out of order with a length that wraps the sequence space: only the window is kept.
+        let mut s = Sc::established_client();
+        s.send(s.i(5002, 1001, ACK, 0x8067_0000));
+        s.recv(s.o(1001, 5001, ACK, 0));
+        s.send(s.i(5001, 1001, ACK, 1));
+        s.recv(s.o(1001, 5001 + 65535, ACK, 0));
+        assert_eq!(s.events(), [Event::Received { bytes: 65535 }]);
+    }
+
+    #[test]
     fn syn_gets_challenge_ack() {
         let mut s = Sc::established_client();
         s.send(s.i(5001, 0, SYN, 0));
@@ -1205,6 +1216,507 @@ mod closed {
         // Never a RST for a RST.
         s.send(s.i(5001, 0, RST, 0));
         s.recv_nothing();
+    }
+}
+
+/// What rides together: data on the handshake's ACK, the FIN on the last data segment.
+mod piggyback {
+    use super::*;
+
+    /// RFC 9293 §3.10.2, SEND in SYN-SENT: "queue the data for transmission after entering
+    /// ESTABLISHED". The first data segment then carries the ACK of the SYN-ACK; no bare ACK.
+    #[test]
+    fn data_queued_in_syn_sent_rides_on_the_third_ack() {
+        let mut s = Sc::client();
+        s.app_send(300);
+        s.recv_nothing();
+        s.at(10);
+        s.send(s.i(S_ISS, C_ISS + 1, SYN | ACK, 0));
+        s.recv(s.o(C_ISS + 1, S_ISS + 1, PSH | ACK, 300));
+        s.recv_nothing();
+        assert_eq!(s.ep.state(), State::Established);
+        // More than one segment's worth: the first carries the ACK, the rest follow.
+        let mut s = Sc::client();
+        s.app_send(2000);
+        s.send(s.i(S_ISS, C_ISS + 1, SYN | ACK, 0));
+        s.recv(s.o(C_ISS + 1, S_ISS + 1, ACK, 1460));
+        s.recv(s.o(C_ISS + 1461, S_ISS + 1, PSH | ACK, 540));
+        s.recv_nothing();
+    }
+
+    #[test]
+    fn data_queued_in_syn_received_leaves_with_established() {
+        let mut s = Sc::server();
+        s.app_send(100);
+        s.recv_nothing();
+        s.send(s.i(C_ISS + 1, S_ISS + 1, ACK, 0));
+        s.recv(s.o(S_ISS + 1, C_ISS + 1, PSH | ACK, 100));
+        s.recv_nothing();
+    }
+
+    /// `send` then `close` before anything is polled: one segment, FIN|PSH|ACK with the data.
+    #[test]
+    fn fin_rides_on_the_last_data_segment() {
+        let mut s = Sc::established_client();
+        s.app_send(100);
+        s.close();
+        s.recv(s.o(1001, 5001, FIN | PSH | ACK, 100));
+        s.recv_nothing();
+        assert_eq!(s.ep.state(), State::FinWait1);
+        s.send(s.i(5001, 1102, ACK, 0));
+        assert_eq!(s.ep.state(), State::FinWait2);
+    }
+
+    #[test]
+    fn fin_rides_on_the_last_data_segment_in_close_wait() {
+        let mut s = Sc::established_client();
+        s.send(s.i(5001, 1001, FIN | ACK, 0));
+        s.recv(s.o(1001, 5002, ACK, 0));
+        s.app_send(100);
+        s.close();
+        s.recv(s.o(1001, 5002, FIN | PSH | ACK, 100));
+        s.recv_nothing();
+        assert_eq!(s.ep.state(), State::LastAck);
+    }
+
+    /// A CLOSE in SYN-RECEIVED waits for ESTABLISHED (§3.10.4); the queued data and the FIN
+    /// then leave in one segment.
+    #[test]
+    fn send_and_close_in_syn_received_leave_in_one_segment() {
+        let mut s = Sc::server();
+        s.app_send(100);
+        s.close();
+        s.recv_nothing();
+        s.send(s.i(C_ISS + 1, S_ISS + 1, ACK, 0));
+        s.recv(s.o(S_ISS + 1, C_ISS + 1, FIN | PSH | ACK, 100));
+        s.recv_nothing();
+        assert_eq!(s.ep.state(), State::FinWait1);
+    }
+
+    /// The request/response pattern: the reply carries the ACK of the request and the FIN;
+    /// with delayed ACK no bare ACK precedes it.
+    #[test]
+    fn response_and_fin_carry_the_ack_of_the_request() {
+        let mut s = Sc::server_with(TcpConfig::profile(Profile::Rfc9293));
+        s.send(s.i(C_ISS + 1, S_ISS + 1, PSH | ACK, 100));
+        s.recv_nothing();
+        s.at(1);
+        s.app_send(500);
+        s.close();
+        s.recv(s.o(S_ISS + 1, C_ISS + 101, FIN | PSH | ACK, 500));
+        s.recv_nothing();
+    }
+}
+
+/// Delayed ACK (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2, Linux `__tcp_ack_snd_check`).
+mod delayed_ack {
+    use super::*;
+
+    fn rfc9293() -> TcpConfig {
+        TcpConfig::profile(Profile::Rfc9293)
+    }
+
+    #[test]
+    fn linux_quick_acks_the_first_16_then_delays_40ms() {
+        let mut s = Sc::established_client();
+        // Quick-ack mode: min(65535 / (2 * 1460), 16) = 16 ACKs of data go out at once.
+        let mut seq = 5001;
+        for _ in 0..16 {
+            s.send(s.i(seq, 1001, PSH | ACK, 100));
+            seq += 100;
+            s.recv(s.o(1001, seq, ACK, 0));
+        }
+        assert_eq!(s.timeout(), None);
+        s.at(1);
+        s.send(s.i(seq, 1001, PSH | ACK, 100));
+        s.recv_nothing();
+        assert_eq!(
+            s.timeout(),
+            Some(ms(41)),
+            "TCP_DELACK_MIN after the segment"
+        );
+        s.at_ns(ms(41).as_nanos() - 1);
+        s.tick();
+        s.recv_nothing();
+        s.at(41);
+        s.tick();
+        s.recv(s.o(1001, seq + 100, ACK, 0));
+        s.recv_nothing();
+        assert_eq!(s.timeout(), None);
+    }
+
+    #[test]
+    fn linux_without_quick_acks_delays_the_first_segment_40ms() {
+        let mut s = Sc::established_client_with(TcpConfig {
+            quick_acks: 0,
+            ..cfg()
+        });
+        s.at(10);
+        s.send(s.i(5001, 1001, PSH | ACK, 100));
+        s.recv_nothing();
+        assert_eq!(s.timeout(), Some(ms(50)));
+        s.at(50);
+        s.tick();
+        s.recv(s.o(1001, 5101, ACK, 0));
+    }
+
+    #[test]
+    fn quick_acks_is_the_budget() {
+        // One quick ACK; then the delay.
+        let mut s = Sc::established_client_with(TcpConfig {
+            quick_acks: 1,
+            ..cfg()
+        });
+        s.send(s.i(5001, 1001, PSH | ACK, 100));
+        s.recv(s.o(1001, 5101, ACK, 0));
+        s.send(s.i(5101, 1001, PSH | ACK, 100));
+        s.recv_nothing();
+        assert_eq!(s.timeout(), Some(ms(40)));
+    }
+
+    #[test]
+    fn rfc9293_delays_200ms_from_the_first_segment() {
+        let mut s = Sc::established_client_with(rfc9293());
+        s.at(5);
+        s.send(s.i(5001, 1001, PSH | ACK, 100));
+        s.recv_nothing();
+        assert_eq!(s.timeout(), Some(ms(205)));
+        // A second small segment does not push the deadline back.
+        s.at(100);
+        s.send(s.i(5101, 1001, PSH | ACK, 100));
+        s.recv_nothing();
+        assert_eq!(s.timeout(), Some(ms(205)));
+        s.at(204);
+        s.tick();
+        s.recv_nothing();
+        s.at(205);
+        s.tick();
+        s.recv(s.o(1001, 5201, ACK, 0));
+        s.recv_nothing();
+        assert_eq!(s.timeout(), None);
+        assert_eq!(
+            s.events(),
+            [
+                Event::Received { bytes: 100 },
+                Event::Received { bytes: 100 }
+            ]
+        );
+    }
+
+    #[test]
+    fn every_second_full_sized_segment_is_acked_at_once() {
+        let mut s = Sc::established_client_with(rfc9293());
+        s.send(s.i(5001, 1001, ACK, 1460));
+        s.recv_nothing();
+        assert_eq!(s.timeout(), Some(ms(200)));
+        s.send(s.i(6461, 1001, ACK, 1460));
+        s.recv(s.o(1001, 7921, ACK, 0));
+        assert_eq!(s.timeout(), None, "the delayed ACK is cancelled");
+        // The count starts again from the ACK: the third segment waits.
+        s.send(s.i(7921, 1001, ACK, 1460));
+        s.recv_nothing();
+        // Small segments count by bytes: more than one MSS unacknowledged (Linux's rule).
+        s.send(s.i(9381, 1001, PSH | ACK, 1));
+        s.recv(s.o(1001, 9382, ACK, 0));
+    }
+
+    #[test]
+    fn our_data_carries_the_ack_and_cancels_the_delayed_one() {
+        let mut s = Sc::established_client_with(rfc9293());
+        s.send(s.i(5001, 1001, PSH | ACK, 100));
+        s.recv_nothing();
+        // The application answers within the delay: the ACK rides on the data.
+        s.at(50);
+        s.app_send(300);
+        s.recv(s.o(1001, 5101, PSH | ACK, 300));
+        s.recv_nothing();
+        assert_eq!(
+            s.timeout(),
+            Some(ms(1050)),
+            "only the RTO (rto_min 1 s) is left"
+        );
+        s.at(200);
+        s.tick();
+        s.recv_nothing();
+    }
+
+    #[test]
+    fn our_fin_carries_the_ack() {
+        let mut s = Sc::established_client_with(rfc9293());
+        s.send(s.i(5001, 1001, PSH | ACK, 100));
+        s.recv_nothing();
+        s.at(10);
+        s.close();
+        s.recv(s.o(1001, 5101, FIN | ACK, 0));
+        s.recv_nothing();
+        assert_eq!(s.timeout(), Some(ms(1010)));
+    }
+
+    #[test]
+    fn none_acks_every_segment_at_once() {
+        let c = TcpConfig {
+            delayed_ack: None,
+            ..rfc9293()
+        };
+        let mut s = Sc::established_client_with(c);
+        s.send(s.i(5001, 1001, PSH | ACK, 100));
+        s.recv(s.o(1001, 5101, ACK, 0));
+        assert_eq!(s.timeout(), None);
+    }
+
+    #[test]
+    fn out_of_order_gap_fill_duplicate_and_fin_are_acked_at_once() {
+        let mut s = Sc::established_client_with(rfc9293());
+        // Out of order: duplicate ACK at once.
+        s.send(s.i(5101, 1001, ACK, 100));
+        s.recv(s.o(1001, 5001, ACK, 0));
+        // Filling the gap: at once (RFC 5681 §4.2).
+        s.send(s.i(5001, 1001, ACK, 100));
+        s.recv(s.o(1001, 5201, ACK, 0));
+        // A duplicate: at once.
+        s.send(s.i(5001, 1001, ACK, 100));
+        s.recv(s.o(1001, 5201, ACK, 0));
+        // In order again: delayed.
+        s.send(s.i(5201, 1001, ACK, 100));
+        s.recv_nothing();
+        // A FIN: at once, and it covers the delayed ACK too.
+        s.send(s.i(5301, 1001, FIN | ACK, 0));
+        s.recv(s.o(1001, 5302, ACK, 0));
+        s.recv_nothing();
+        assert_eq!(s.timeout(), None);
+        assert_eq!(s.ep.state(), State::CloseWait);
+    }
+
+    #[test]
+    fn handshake_acks_are_never_delayed() {
+        // Active: the third ACK goes at once, even with data on the SYN-ACK.
+        let mut s = Sc::client_with(rfc9293(), C_ISS);
+        s.send(s.i(S_ISS, C_ISS + 1, SYN | ACK, 100));
+        s.recv(s.o(C_ISS + 1, S_ISS + 101, ACK, 0));
+        assert_eq!(s.timeout(), None);
+        // Passive: the SYN-ACK at once (it is the first transmit of `Sc::server`); then data
+        // on the handshake's last ACK is ordinary in-order data, and may wait.
+        let mut s = Sc::server_with(rfc9293());
+        s.send(s.i(C_ISS + 1, S_ISS + 1, PSH | ACK, 100));
+        assert_eq!(s.ep.state(), State::Established);
+        s.recv_nothing();
+        assert_eq!(s.timeout(), Some(ms(200)));
+    }
+
+    #[test]
+    fn half_closed_fin_wait_2_delays_too() {
+        let mut s = Sc::established_client_with(rfc9293());
+        s.close();
+        s.recv(s.o(1001, 5001, FIN | ACK, 0));
+        s.send(s.i(5001, 1002, ACK, 0));
+        assert_eq!(s.ep.state(), State::FinWait2);
+        s.at(10);
+        s.send(s.i(5001, 1002, PSH | ACK, 100));
+        s.recv_nothing();
+        assert_eq!(s.timeout(), Some(ms(210)));
+        s.at(210);
+        s.tick();
+        s.recv(s.o(1002, 5101, ACK, 0));
+    }
+}
+
+/// RST processing in every synchronized state (RFC 9293 §3.10.7.4 second step, with RFC 5961
+/// §3.2): a RST whose SEG.SEQ is exactly RCV.NXT resets the connection; one elsewhere in the
+/// receive window only elicits a challenge ACK `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`; one
+/// outside the window is dropped silently (and counted).
+mod rst_per_state {
+    use super::*;
+
+    /// The edges of the window: RCV.NXT + 1 and the last byte inside, RCV.NXT + 65534.
+    const IN_WINDOW: [u32; 2] = [1, 65534];
+    /// Just left of the window, just right of it, and half the sequence space away.
+    const OUT_OF_WINDOW: [u32; 3] = [u32::MAX, 65535, 1 << 31];
+
+    /// Runs the three RST cases against fresh copies of a connection from `make`, which must
+    /// be in `state` with SND.NXT = `snd_nxt` and RCV.NXT = `rcv_nxt`, events drained.
+    #[track_caller]
+    fn check(
+        make: fn() -> Sc,
+        state: State,
+        snd_nxt: u32,
+        rcv_nxt: u32,
+        exact_reason: CloseReason,
+    ) {
+        let s = make();
+        assert_eq!(s.ep.state(), state);
+        assert_eq!(s.ep.seq_numbers(), (SeqNum(snd_nxt), SeqNum(rcv_nxt)));
+        // Exact: CLOSED at once, nothing sent, every timer off. A RST|ACK counts the same way
+        // (the ACK field of a RST is not checked, §3.10.7.4).
+        for flags in [RST, RST | ACK] {
+            let mut s = make();
+            s.send(s.i(rcv_nxt, snd_nxt.wrapping_add(77), flags, 0));
+            s.recv_nothing();
+            assert_eq!(
+                s.events(),
+                [changed(state, State::Closed), closed(exact_reason)],
+                "{state}: exact {flags}"
+            );
+            assert_eq!(s.timeout(), None, "{state}");
+        }
+        // In window, not exact: challenge ACK, no state change.
+        for d in IN_WINDOW {
+            let mut s = make();
+            let before = s.timeout();
+            s.send(s.i(rcv_nxt.wrapping_add(d), 0, RST, 0));
+            s.recv(s.o(snd_nxt, rcv_nxt, ACK, 0));
+            s.recv_nothing();
+            assert_eq!(s.ep.state(), state, "{state}: RCV.NXT + {d}");
+            assert_eq!(s.events(), [], "{state}");
+            assert_eq!(s.ep.stats().challenge_acks, 1, "{state}");
+            assert_eq!(s.timeout(), before, "{state}: timers untouched");
+        }
+        // Outside the window: dropped without an answer.
+        for d in OUT_OF_WINDOW {
+            let mut s = make();
+            let (before, unexpected) = (s.timeout(), s.ep.stats().unexpected_segments);
+            s.send(s.i(rcv_nxt.wrapping_add(d), 0, RST, 0));
+            s.recv_nothing();
+            assert_eq!(s.ep.state(), state, "{state}: RCV.NXT + {d}");
+            assert_eq!(s.events(), [], "{state}");
+            assert_eq!(s.ep.stats().challenge_acks, 0, "{state}");
+            assert_eq!(s.ep.stats().unexpected_segments, unexpected + 1, "{state}");
+            assert_eq!(s.timeout(), before, "{state}");
+        }
+    }
+
+    fn in_fin_wait_1() -> Sc {
+        let mut s = Sc::established_client();
+        s.close();
+        s.recv(s.o(1001, 5001, FIN | ACK, 0));
+        s.events();
+        s
+    }
+    fn in_fin_wait_2() -> Sc {
+        let mut s = in_fin_wait_1();
+        s.send(s.i(5001, 1002, ACK, 0));
+        s.events();
+        s
+    }
+    fn in_close_wait() -> Sc {
+        let mut s = Sc::established_client();
+        s.send(s.i(5001, 1001, FIN | ACK, 0));
+        s.recv(s.o(1001, 5002, ACK, 0));
+        s.events();
+        s
+    }
+    fn in_closing() -> Sc {
+        let mut s = in_fin_wait_1();
+        s.send(s.i(5001, 1001, FIN | ACK, 0));
+        s.recv(s.o(1002, 5002, ACK, 0));
+        s.events();
+        s
+    }
+    fn in_last_ack() -> Sc {
+        let mut s = in_close_wait();
+        s.close();
+        s.recv(s.o(1001, 5002, FIN | ACK, 0));
+        s.events();
+        s
+    }
+    /// Simultaneous open: SYN-SENT, the peer's SYN crosses ours.
+    fn in_syn_received_active() -> Sc {
+        let mut s = Sc::client();
+        s.send(s.i(S_ISS, 0, SYN, 0));
+        s.recv(s.o(C_ISS, S_ISS + 1, SYN | ACK, 0));
+        s.events();
+        s
+    }
+    fn in_syn_received_passive() -> Sc {
+        let mut s = Sc::server();
+        s.events();
+        s
+    }
+    fn in_time_wait() -> Sc {
+        Sc::time_wait_client(cfg(), 0)
+    }
+
+    #[test]
+    fn established() {
+        check(
+            Sc::established_client,
+            State::Established,
+            1001,
+            5001,
+            CloseReason::Reset,
+        );
+    }
+    #[test]
+    fn fin_wait_1() {
+        check(
+            in_fin_wait_1,
+            State::FinWait1,
+            1002,
+            5001,
+            CloseReason::Reset,
+        );
+    }
+    #[test]
+    fn fin_wait_2() {
+        check(
+            in_fin_wait_2,
+            State::FinWait2,
+            1002,
+            5001,
+            CloseReason::Reset,
+        );
+    }
+    #[test]
+    fn close_wait() {
+        check(
+            in_close_wait,
+            State::CloseWait,
+            1001,
+            5002,
+            CloseReason::Reset,
+        );
+    }
+    #[test]
+    fn closing() {
+        check(in_closing, State::Closing, 1002, 5002, CloseReason::Reset);
+    }
+    #[test]
+    fn last_ack() {
+        check(in_last_ack, State::LastAck, 1002, 5002, CloseReason::Reset);
+    }
+    /// §3.10.7.4: an actively opened SYN-RECEIVED is "connection refused": CLOSED.
+    #[test]
+    fn syn_received_after_simultaneous_open() {
+        check(
+            in_syn_received_active,
+            State::SynReceived,
+            C_ISS + 1,
+            S_ISS + 1,
+            CloseReason::Reset,
+        );
+    }
+    /// §3.10.7.4: a passively opened SYN-RECEIVED "returns to LISTEN". The listener is the
+    /// host's and separate from the TCB, so here the embryonic connection just reaches CLOSED
+    /// with `Reset`; the listener keeps listening.
+    #[test]
+    fn syn_received_after_passive_open() {
+        check(
+            in_syn_received_passive,
+            State::SynReceived,
+            S_ISS + 1,
+            C_ISS + 1,
+            CloseReason::Reset,
+        );
+    }
+    /// TIME-WAIT follows the same three rules (with `rst_in_time_wait = "kill"`).
+    #[test]
+    fn time_wait() {
+        check(
+            in_time_wait,
+            State::TimeWait,
+            1002,
+            5002,
+            CloseReason::TimeWaitKilled,
+        );
     }
 }
 
