@@ -70,7 +70,7 @@ fn main() {
                     (_, Event::Closed { .. }) => done += 1,
                     _ => {}
                 },
-                HostEvent::Incoming { .. } => {}
+                HostEvent::Incoming { .. } | HostEvent::TimerCancelled { .. } => {}
             }
         }
         while let Some(seg) = hosts[h].poll_transmit() {

@@ -24,6 +24,8 @@ const MAX_SLOTS: u32 = 1 << 30;
 const IDX_MASK: u32 = MAX_SLOTS - 1;
 const TW_LIVE: u32 = 1 << 31;
 const TW_ACTIVE: u32 = 1 << 30;
+/// `TimerToken::tw` of the TIME-WAIT lane's wake-up (see [`Host`]'s `tw_lane`).
+const TW_LANE: u32 = NONE - 1;
 
 /// A connection of a [`Host`]: a slot index and its generation, so a stale id is harmless.
 /// A connection keeps its id for its whole life, TIME-WAIT included. Ordered (by slot, then
@@ -43,6 +45,16 @@ pub struct TimerToken {
     tw: u32,
 }
 
+impl TimerToken {
+    /// For a live connection's wake-up, its slot: a small integer, dense over the host's live
+    /// connections and reused after them, so a driver can keep its queue handles in a `Vec`
+    /// indexed by it (only these wake-ups are ever [`HostEvent::TimerCancelled`]). `None` for
+    /// TIME-WAIT wake-ups.
+    pub fn slot(&self) -> Option<u32> {
+        (self.tw == NONE).then_some(self.conn.index)
+    }
+}
+
 /// What a [`Host`] reports, in order.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum HostEvent {
@@ -57,6 +69,12 @@ pub enum HostEvent {
     /// one fired (in a normal lifecycle: at most two). Tokens of connections that are gone,
     /// or that fire before anything is due, are ignored.
     Timer { token: TimerToken, at: SimTime },
+    /// The wake-up asked for with `token` is not needed any more: its connection closed or
+    /// entered TIME-WAIT (whose records share one wake-up), or an earlier one replaces it
+    /// (then a `Timer` with the same token follows). A driver whose queue can cancel should:
+    /// every lifecycle would otherwise leave wake-ups that fire to find nothing to do. One
+    /// that cannot may ignore this, since stale tokens are harmless.
+    TimerCancelled { token: TimerToken },
     /// A SYN to a listener created a passive connection (now SYN-RECEIVED). Its tag is the
     /// SYN's incarnation.
     Incoming { conn: ConnId, tag: u64, peer: Addr },
@@ -132,6 +150,8 @@ struct HostSink<'a> {
     stats: &'a mut HostStats,
     conn: ConnId,
     tag: u64,
+    /// [`Host::report_state_changes`].
+    state_mask: u16,
 }
 
 impl Sink for HostSink<'_> {
@@ -141,6 +161,7 @@ impl Sink for HostSink<'_> {
             Event::StaleAccepted { kind } => self.stats.stale_accepted.add(kind),
             Event::Closed { reason } => self.stats.closed.add(reason),
             Event::Connected => self.stats.established += 1,
+            Event::StateChanged { to, .. } if self.state_mask & 1 << to as u16 == 0 => return,
             _ => {}
         }
         self.events.push_back(HostEvent::Conn {
@@ -242,6 +263,14 @@ pub struct Host {
     tw: Vec<TwRecord>,
     free_tw: u32,
     tw_live: usize,
+    /// TIME-WAIT expiries in time order: (record index, expiry). TIME-WAIT always lasts the
+    /// same 2×MSL, so records expire in the order they (re)started and one FIFO with one
+    /// wake-up for its head replaces a timer per record: at 6 M records in TIME-WAIT that is
+    /// 16 bytes each instead of a queue entry each, and no queue churn. Entries whose record
+    /// has gone or restarted since are skipped when they reach the head.
+    tw_lane: VecDeque<(u32, SimTime)>,
+    /// The lane's outstanding wake-up; MAX = none.
+    tw_lane_requested: SimTime,
     /// 4-tuple -> slot index, or generation << 32 | TW_BIT | TIME-WAIT index. Only looked
     /// up, never iterated.
     demux: FxHashMap<u64, u64>,
@@ -251,6 +280,8 @@ pub struct Host {
     next_port: u16,
     tx: VecDeque<Segment>,
     events: VecDeque<HostEvent>,
+    /// Bit `s` set: report `StateChanged` events into state `s`.
+    state_mask: u16,
     stats: HostStats,
 }
 
@@ -276,17 +307,26 @@ impl Host {
             tw: Vec::new(),
             free_tw: NONE,
             tw_live: 0,
+            tw_lane: VecDeque::new(),
+            tw_lane_requested: SimTime::MAX,
             demux: FxHashMap::default(),
             ports_toward: FxHashMap::default(),
             next_port,
             tx: VecDeque::new(),
             events: VecDeque::new(),
+            state_mask: u16::MAX,
             stats: HostStats::default(),
         }
     }
 
     pub fn ip(&self) -> u32 {
         self.ip
+    }
+    /// Reports [`Event::StateChanged`] only for transitions into the states listed (all of
+    /// them by default). A driver that needs few of them saves an event per transition:
+    /// a lifecycle makes about a dozen. Every other event is always reported.
+    pub fn report_state_changes(&mut self, into: &[State]) {
+        self.state_mask = into.iter().fold(0, |m, &s| m | 1 << s as u16);
     }
     pub fn config(&self) -> &TcpConfig {
         &self.cfg
@@ -378,6 +418,7 @@ impl Host {
             stats: &mut self.stats,
             conn,
             tag,
+            state_mask: self.state_mask,
         };
         let tcb = Tcb::connect(&self.cfg, now, local, remote, iss, incarnation, &mut sink);
         self.install(conn, tcb, tag);
@@ -462,12 +503,15 @@ impl Host {
             let slot = &mut self.slots[i as usize];
             if let Some(at) = slot.tcb.poll_timeout() {
                 if at < slot.requested {
-                    slot.requested = at;
                     let conn = ConnId {
                         index: i,
                         gen: slot.gen,
                     };
                     let token = TimerToken { conn, tw: NONE };
+                    if slot.requested != SimTime::MAX {
+                        self.events.push_back(HostEvent::TimerCancelled { token });
+                    }
+                    slot.requested = at;
                     self.events.push_back(HostEvent::Timer { token, at });
                 }
             }
@@ -476,6 +520,14 @@ impl Host {
 
     fn free_slot_index(&mut self, i: u32) {
         let slot = &mut self.slots[i as usize];
+        if slot.requested != SimTime::MAX {
+            let conn = ConnId {
+                index: i,
+                gen: slot.gen,
+            };
+            let token = TimerToken { conn, tw: NONE };
+            self.events.push_back(HostEvent::TimerCancelled { token });
+        }
         slot.live = false;
         slot.gen = slot.gen.wrapping_add(1);
         slot.requested = SimTime::MAX;
@@ -545,12 +597,89 @@ impl Host {
         self.tw_live += 1;
         self.stats.time_wait_entered += 1;
         self.stats.time_wait_peak = self.stats.time_wait_peak.max(self.tw_live as u64);
-        let token = TimerToken { conn, tw: j };
-        self.events.push_back(HostEvent::Timer {
-            token,
-            at: rec.expires_at,
-        });
+        self.schedule_time_wait(conn, j, rec.expires_at);
         true
+    }
+
+    /// Makes sure TIME-WAIT record `j` (of `conn`) is woken at `at`: through the lane when
+    /// `at` keeps it in time order, which is always the case with a constant 2×MSL, or else
+    /// with a wake-up of its own.
+    fn schedule_time_wait(&mut self, conn: ConnId, j: u32, at: SimTime) {
+        if self.tw_lane.back().is_some_and(|&(_, last)| at < last) {
+            let token = TimerToken { conn, tw: j };
+            self.events.push_back(HostEvent::Timer { token, at });
+            return;
+        }
+        self.tw_lane.push_back((j, at));
+        self.request_lane_wakeup();
+    }
+
+    fn request_lane_wakeup(&mut self) {
+        if let Some(&(_, at)) = self.tw_lane.front() {
+            if at < self.tw_lane_requested {
+                self.tw_lane_requested = at;
+                let token = TimerToken {
+                    conn: ConnId {
+                        index: NONE,
+                        gen: 0,
+                    },
+                    tw: TW_LANE,
+                };
+                self.events.push_back(HostEvent::Timer { token, at });
+            }
+        }
+    }
+
+    /// The lane's wake-up: expires every record due by `now`.
+    fn on_lane_timeout(&mut self, now: SimTime) {
+        if now < self.tw_lane_requested {
+            // Superseded by an earlier wake-up, which has already rescheduled the lane.
+            return;
+        }
+        self.tw_lane_requested = SimTime::MAX;
+        while let Some(&(j, at)) = self.tw_lane.front() {
+            if at > now {
+                break;
+            }
+            self.tw_lane.pop_front();
+            let rec = &self.tw[j as usize];
+            // Gone (reopened, killed by RST) or restarted (a later entry covers it). A reused
+            // record with the very same expiry is due now anyway.
+            if rec.conn & TW_LIVE == 0 || rec.expires_at != at {
+                continue;
+            }
+            let conn = ConnId {
+                index: rec.conn & IDX_MASK,
+                gen: self.tw_gen(j),
+            };
+            self.expire_time_wait(now, j, conn);
+        }
+        self.request_lane_wakeup();
+    }
+
+    /// The generation of live record `j`'s connection, kept in its demux value.
+    fn tw_gen(&self, j: u32) -> u32 {
+        self.demux
+            .get(&self.tw[j as usize].key)
+            .map_or(0, |&v| (v >> 32) as u32)
+    }
+
+    /// TIME-WAIT record `j`'s timer, if it is due: report the close and free it.
+    fn expire_time_wait(&mut self, now: SimTime, j: u32, conn: ConnId) -> bool {
+        let rec = &self.tw[j as usize];
+        let core = rec.core();
+        let mut sink = HostSink {
+            events: &mut self.events,
+            stats: &mut self.stats,
+            conn,
+            tag: rec.tag,
+            state_mask: self.state_mask,
+        };
+        let expired = time_wait_timeout(&core, now, &mut sink);
+        if expired {
+            self.release_tw(j);
+        }
+        expired
     }
 
     /// The id of the connection TIME-WAIT record `j` belongs to, if the record is live.
@@ -593,6 +722,7 @@ impl Host {
                     stats: &mut self.stats,
                     conn,
                     tag: slot.tag,
+                    state_mask: self.state_mask,
                 };
                 f(&mut slot.tcb, &mut sink);
                 self.flush(conn.index, now);
@@ -642,6 +772,7 @@ impl Host {
                     stats: &mut self.stats,
                     conn,
                     tag: slot.tag,
+                    state_mask: self.state_mask,
                 };
                 slot.tcb.handle_segment(&self.cfg, now, seg, &mut sink);
                 self.flush(i, now);
@@ -693,6 +824,7 @@ impl Host {
                 stats: &mut self.stats,
                 conn,
                 tag,
+                state_mask: self.state_mask,
             };
             let tcb = Tcb::accept(&self.cfg, seg.dst, seg, iss, &mut sink);
             self.install(conn, tcb, tag);
@@ -710,11 +842,17 @@ impl Host {
             stats: &mut self.stats,
             conn,
             tag: rec.tag,
+            state_mask: self.state_mask,
         };
         let verdict = time_wait_segment(&mut core, &self.cfg, now, seg, &mut sink);
+        let restarted = core.expires_at != rec.expires_at;
         rec.expires_at = core.expires_at;
         match verdict {
             TwVerdict::Stay { ack } => {
+                if restarted {
+                    self.schedule_time_wait(conn, j, core.expires_at);
+                }
+                let rec = &self.tw[j as usize];
                 if ack {
                     let local = Addr {
                         ip: self.ip,
@@ -748,27 +886,15 @@ impl Host {
     /// A wake-up requested by [`HostEvent::Timer`] is due. Early, repeated or stale tokens do
     /// nothing harmful.
     pub fn handle_timeout(&mut self, now: SimTime, token: TimerToken) {
+        if token.tw == TW_LANE {
+            self.on_lane_timeout(now);
+            return;
+        }
         if token.tw != NONE {
             match self.tw_conn(token.tw) {
+                // A record off the lane: a restart scheduled the later expiry already.
                 Some(conn) if conn == token.conn => {
-                    let j = token.tw;
-                    let rec = &self.tw[j as usize];
-                    let core = rec.core();
-                    let mut sink = HostSink {
-                        events: &mut self.events,
-                        stats: &mut self.stats,
-                        conn,
-                        tag: rec.tag,
-                    };
-                    if time_wait_timeout(&core, now, &mut sink) {
-                        self.release_tw(j);
-                    } else {
-                        // TIME-WAIT was restarted: its deadline only ever moves later.
-                        self.events.push_back(HostEvent::Timer {
-                            token,
-                            at: core.expires_at,
-                        });
-                    }
+                    self.expire_time_wait(now, token.tw, conn);
                 }
                 _ => self.stats.stale_timer_tokens += 1,
             }
@@ -787,6 +913,7 @@ impl Host {
                     stats: &mut self.stats,
                     conn,
                     tag: slot.tag,
+                    state_mask: self.state_mask,
                 };
                 slot.tcb.handle_timeout(&self.cfg, now, &mut sink);
                 self.flush(conn.index, now);

@@ -568,6 +568,7 @@ mod time_wait {
                         ev_host.push(event)
                     }
                     HostEvent::Incoming { .. } => panic!("no listener"),
+                    HostEvent::TimerCancelled { .. } => {}
                 }
             }
             assert_eq!(segs_ep, segs_host, "segments differ at {now:?}");
@@ -614,6 +615,7 @@ mod time_wait {
                         HostEvent::Timer { token, at } => self.timers.push((at, token)),
                         HostEvent::Conn { event, .. } => self.stash.push(event),
                         HostEvent::Incoming { .. } => panic!("no listener"),
+                        HostEvent::TimerCancelled { .. } => {}
                     }
                 }
                 self.timers.sort_by_key(|t| t.0);
