@@ -1,0 +1,164 @@
+//! Figures from tcpsim result CSVs, declared as `[[plot]]` tables in the experiment file.
+//!
+//! A [`PlotSpec`] names a CSV of the results directory, the x and y columns, an optional
+//! series column, log axes, labels, a filter, a reference column drawn dashed, and whether
+//! replications are averaged with 95 % confidence bars. [`render`] writes `<name>.svg` and
+//! `<name>.png`; the same CSV always gives byte-identical files (embedded font, fixed palette,
+//! no timestamps, deterministic ordering of series).
+
+mod data;
+mod render;
+mod spec;
+pub mod stats;
+
+pub use data::{MAX_LINES, MAX_ROWS};
+pub use render::{HEIGHT_PX, WIDTH_PX};
+pub use spec::{
+    validate, FilterValue, LegendPosition, PlotKind, PlotSpec, Reference, ResultFile,
+    MAX_NAME_CHARS, MAX_Y_COLUMNS,
+};
+
+use plotters::prelude::{BitMapBackend, IntoDrawingArea, SVGBackend};
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Errors of plot validation and rendering. Every variant names the plot.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    #[error(
+        "plot name {name:?} must be 1..={max} characters of A-Z a-z 0-9 _ - . and not start \
+         with '.', since it becomes a file name"
+    )]
+    InvalidName { name: String, max: usize },
+    #[error("plot `{plot}`: key `y` lists {count} columns; allowed: 1..={max}")]
+    YCount {
+        plot: String,
+        count: usize,
+        max: usize,
+    },
+    #[error(
+        "plot `{plot}`: key `{key}` names column `{column}`, which {file} does not have; \
+         allowed: {allowed}"
+    )]
+    UnknownColumn {
+        plot: String,
+        key: String,
+        column: String,
+        file: &'static str,
+        allowed: String,
+    },
+    #[error("plot `{plot}`: column `{column}` line {line}: {value:?} is not a number")]
+    NotNumeric {
+        plot: String,
+        column: String,
+        line: u64,
+        value: String,
+    },
+    #[error(
+        "plot `{plot}`: {axis} axis is logarithmic but column `{column}` line {line} is \
+         {value}; allowed: values > 0 (set {axis}_log = false or filter the rows)"
+    )]
+    NonPositiveOnLogAxis {
+        plot: String,
+        axis: &'static str,
+        column: String,
+        line: u64,
+        value: f64,
+    },
+    #[error("plot `{plot}`: no plottable rows (check `filter` and empty cells)")]
+    NoData { plot: String },
+    #[error("plot `{plot}`: values span more than f64 can hold once padded; rescale the column")]
+    RangeOverflow { plot: String },
+    #[error("plot `{plot}`: more than {max} CSV rows")]
+    TooManyRows { plot: String, max: usize },
+    #[error(
+        "plot `{plot}`: at least {count} lines (series values × y columns); allowed: at most {max}"
+    )]
+    TooManyLines {
+        plot: String,
+        count: usize,
+        max: usize,
+    },
+    #[error("plot `{plot}`: reading CSV: {message}")]
+    Csv { plot: String, message: String },
+    #[error("plot `{plot}`: {path}: {source}")]
+    Io {
+        plot: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("plot `{plot}`: drawing: {message}")]
+    Draw { plot: String, message: String },
+}
+
+/// Reads `csv_path`, renders the figure, and writes `<out_dir>/<name>.svg` and `.png`
+/// (creating `out_dir`). Returns the written paths, SVG first.
+pub fn render(spec: &PlotSpec, csv_path: &Path, out_dir: &Path) -> Result<Vec<PathBuf>, PlotError> {
+    let file = fs::File::open(csv_path).map_err(|source| PlotError::Io {
+        plot: spec.name.clone(),
+        path: csv_path.to_owned(),
+        source,
+    })?;
+    render_csv(spec, std::io::BufReader::new(file), out_dir)
+}
+
+/// Like [`render`], from CSV bytes already in hand.
+pub fn render_csv<R: Read>(
+    spec: &PlotSpec,
+    csv: R,
+    out_dir: &Path,
+) -> Result<Vec<PathBuf>, PlotError> {
+    let (svg, png) = render_bytes(spec, csv)?;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| PlotError::Io {
+            plot: spec.name.clone(),
+            path,
+            source,
+        }
+    };
+    fs::create_dir_all(out_dir).map_err(io(out_dir))?;
+    let svg_path = out_dir.join(format!("{}.svg", spec.name));
+    let png_path = out_dir.join(format!("{}.png", spec.name));
+    fs::write(&svg_path, svg).map_err(io(&svg_path))?;
+    fs::write(&png_path, png).map_err(io(&png_path))?;
+    Ok(vec![svg_path, png_path])
+}
+
+/// Renders to memory: (SVG text, PNG bytes).
+pub fn render_bytes<R: Read>(spec: &PlotSpec, csv: R) -> Result<(String, Vec<u8>), PlotError> {
+    let fig = data::load(spec, csv)?;
+    let draw_err = |message: String| PlotError::Draw {
+        plot: spec.name.clone(),
+        message,
+    };
+    render::ensure_font().map_err(draw_err)?;
+
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (WIDTH_PX, HEIGHT_PX)).into_drawing_area();
+        render::draw(&root, spec, &fig).map_err(draw_err)?;
+    }
+
+    let mut rgb = vec![0u8; WIDTH_PX as usize * HEIGHT_PX as usize * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH_PX, HEIGHT_PX)).into_drawing_area();
+        render::draw(&root, spec, &fig).map_err(draw_err)?;
+    }
+    let png = encode_png(&rgb).map_err(|e| draw_err(format!("PNG encoding: {e}")))?;
+    Ok((svg, png))
+}
+
+fn encode_png(rgb: &[u8]) -> Result<Vec<u8>, png::EncodingError> {
+    let mut out = Vec::new();
+    let mut enc = png::Encoder::new(&mut out, WIDTH_PX, HEIGHT_PX);
+    enc.set_color(png::ColorType::Rgb);
+    enc.set_depth(png::BitDepth::Eight);
+    // Fixed settings: the output depends on the pixels only.
+    enc.set_compression(png::Compression::Balanced);
+    let mut w = enc.write_header()?;
+    w.write_image_data(rgb)?;
+    w.finish()?;
+    Ok(out)
+}
