@@ -105,6 +105,11 @@ pub struct WorkloadConfig {
     pub requests_per_connection: u32,
     /// The server's listening port.
     pub server_port: u16,
+    /// The server listens on `server_ports` consecutive ports from `server_port`, and
+    /// connection `i` goes to `server_port + i % server_ports`. One client address toward one
+    /// server port can hold only as many 4-tuples as it has ephemeral ports (28,232 with
+    /// Linux's range), live or in TIME-WAIT; more ports let a run keep millions alive.
+    pub server_ports: u16,
 }
 
 impl Default for WorkloadConfig {
@@ -121,6 +126,7 @@ impl Default for WorkloadConfig {
             close_first: CloseFirst::Client,
             requests_per_connection: 1,
             server_port: 80,
+            server_ports: 1,
         }
     }
 }
@@ -727,6 +733,16 @@ fn validate_workload(w: &WorkloadConfig) -> Result<(), (&'static str, String)> {
     }
     if w.server_port == 0 {
         return Err(("server_port", "must be a port in 1..=65535".into()));
+    }
+    if w.server_ports == 0 || w.server_port as u32 + w.server_ports as u32 - 1 > 65535 {
+        return Err((
+            "server_ports",
+            format!(
+                "must be at least 1, with server_port + server_ports - 1 <= 65535 \
+                 (server_port is {})",
+                w.server_port
+            ),
+        ));
     }
     Ok(())
 }

@@ -6,9 +6,12 @@
 
 use link::{Direction, Link, PacketInfo, Verdict};
 use rustc_hash::FxHashMap;
-use sim_core::{EventQueue, SimDuration, SimRng, SimTime};
+use std::collections::VecDeque;
+
+use sim_core::{EventHandle, EventQueue, SimDuration, SimRng, SimTime};
 use tcp_model::{
-    Addr, CloseReason, ConnId, Event, Host, HostEvent, RtxKind, Segment, State, TimerToken,
+    Addr, CloseReason, ConnId, Event, Host, HostEvent, RtxKind, Segment, StaleKind, State,
+    TimerToken,
 };
 
 use crate::config::{Arrival, CloseFirst, RunConfig};
@@ -29,6 +32,9 @@ pub mod component {
     pub const ARRIVALS: u64 = 5;
 }
 
+/// Not a connection id (ids are below `MAX_CONNECTIONS` = 2^31).
+const NO_ID: u32 = u32::MAX;
+
 /// IPv4 (20) + TCP (20) header bytes; the MSS option adds 4.
 const HEADER_BYTES: u32 = 40;
 
@@ -41,10 +47,42 @@ pub enum Side {
 
 #[derive(Debug)]
 enum Ev {
-    Arrival { id: u32 },
-    Deliver { to: Side, seg: Segment },
-    Timer { host: Side, token: TimerToken },
-    Respond { id: u32 },
+    Arrival {
+        id: u32,
+    },
+    /// A segment that could not join its direction's delivery lane (it would arrive before
+    /// the lane's last segment: jitter, reordering, a duplicate).
+    Deliver {
+        to: Side,
+        seg: Segment,
+    },
+    /// The head of the delivery lane toward `to` arrives.
+    Lane {
+        to: Side,
+    },
+    Timer {
+        host: Side,
+        token: TimerToken,
+    },
+    Respond {
+        id: u32,
+    },
+}
+
+/// Segments in flight toward one side, in arrival order. On a link with a fixed delay every
+/// segment arrives after the one sent before it, so one FIFO with one queue entry for its
+/// head carries them all: the event queue stays as small as the number of live timers, and
+/// a delivery costs a FIFO push and pop instead of a trip through the wheel's levels.
+#[derive(Default)]
+struct Lane {
+    segs: VecDeque<(SimTime, Segment)>,
+}
+
+/// A live connection's queued wake-up, so that it can be cancelled.
+#[derive(Clone, Copy)]
+struct PendingTimer {
+    token: TimerToken,
+    handle: EventHandle,
 }
 
 /// Why a run stopped.
@@ -115,6 +153,8 @@ struct Rec {
     server_peer_fin: bool,
     /// Has the client (index 0) / server (1) sent a FIN yet: faults can match "after FIN".
     fin_sent: [bool; 2],
+    /// Has the client (0) / server (1) entered TIME-WAIT.
+    in_time_wait: [bool; 2],
 }
 
 struct Engine<'a> {
@@ -128,8 +168,24 @@ struct Engine<'a> {
     c2s: Link,
     s2c: Link,
     arrivals_rng: SimRng,
+    /// The first listening port; connection `id` goes to port `server_addr.port + id %
+    /// server_ports`.
     server_addr: Addr,
-    live: FxHashMap<u32, Rec>,
+    server_ports: u32,
+    /// Live workload connections: id -> index in `recs`. Only looked up, never iterated
+    /// except once, sorted, at the end.
+    live: FxHashMap<u32, u32>,
+    recs: Vec<Rec>,
+    free_recs: Vec<u32>,
+    /// The last id looked up and its record: one host event makes several lookups of the
+    /// same connection.
+    cur: (u32, u32),
+    /// Some fault matches only segments after a FIN: track which sides sent one.
+    track_fins: bool,
+    /// Delivery lanes toward the client (0) and the server (1).
+    lanes: [Lane; 2],
+    /// Per side, by [`TimerToken::slot`]: the wake-up queued for that live connection.
+    timers: [Vec<Option<PendingTimer>>; 2],
     finished: u64,
     summary: RunSummary,
     rows: Vec<ConnRow>,
@@ -217,9 +273,11 @@ fn run_with(
     let client = Host::new(CLIENT_IP, cfg.tcp.client.clone(), client_secret.next_u64());
     let mut server = Host::new(SERVER_IP, cfg.tcp.server.clone(), server_secret.next_u64());
     let server_port = cfg.workload.server_port;
-    server
-        .listen(server_port)
-        .map_err(|e| fail(format!("server cannot listen on {server_port}: {e}")))?;
+    for port in server_port..=server_port + (cfg.workload.server_ports - 1) {
+        server
+            .listen(port)
+            .map_err(|e| fail(format!("server cannot listen on {port}: {e}")))?;
+    }
     let c2s = Link::new(
         Direction::ClientToServer,
         cfg.link.client_to_server.clone(),
@@ -235,6 +293,13 @@ fn run_with(
     )
     .map_err(|e| fail(format!("link.server_to_client: {e}")))?;
 
+    let (mut client, mut server) = (client, server);
+    if tracer.is_none() {
+        // The workload only needs TIME-WAIT entries (the rest it learns from other events);
+        // a trace shows every transition.
+        client.report_state_changes(&[State::TimeWait]);
+        server.report_state_changes(&[State::TimeWait]);
+    }
     let mut e = Engine {
         cfg,
         seed,
@@ -250,7 +315,14 @@ fn run_with(
             ip: SERVER_IP,
             port: server_port,
         },
+        server_ports: cfg.workload.server_ports as u32,
         live: FxHashMap::default(),
+        recs: Vec::new(),
+        free_recs: Vec::new(),
+        cur: (NO_ID, 0),
+        track_fins: cfg.fault.iter().any(|f| f.after_fin),
+        lanes: Default::default(),
+        timers: Default::default(),
         finished: 0,
         summary: RunSummary::new(seed, replication, cfg.workload.connections),
         rows: Vec::new(),
@@ -273,9 +345,9 @@ impl Engine<'_> {
         }
     }
 
-    fn schedule(&mut self, at: SimTime, ev: Ev) -> Result<(), RunError> {
+    fn schedule(&mut self, at: SimTime, ev: Ev) -> Result<EventHandle, RunError> {
         match self.q.schedule(at, ev) {
-            Ok(_) => Ok(()),
+            Ok(h) => Ok(h),
             Err(e) => Err(self.err(e.to_string())),
         }
     }
@@ -317,6 +389,18 @@ impl Engine<'_> {
                     StopReason::TimeLimit
                 });
             };
+            let ev = match ev {
+                Ev::Lane { to } => {
+                    let lane = &mut self.lanes[to as usize].segs;
+                    let (at, seg) = lane.pop_front().expect("a lane event has a head");
+                    debug_assert_eq!(at, now);
+                    if let Some(&(next, _)) = lane.front() {
+                        self.schedule(next, Ev::Lane { to })?;
+                    }
+                    Ev::Deliver { to, seg }
+                }
+                ev => ev,
+            };
             if let Some(t) = self.tracer.as_deref_mut() {
                 match &ev {
                     Ev::Arrival { .. } => {
@@ -326,6 +410,7 @@ impl Engine<'_> {
                     Ev::Timer { host, .. } => t.timer(*host),
                     // Its calls are traced one by one (`app`).
                     Ev::Respond { .. } => t.begin(None),
+                    Ev::Lane { .. } => unreachable!("resolved above"),
                 }
             }
             match ev {
@@ -347,6 +432,7 @@ impl Engine<'_> {
                     token,
                 } => self.server.handle_timeout(now, token),
                 Ev::Respond { id } => self.respond(now, id),
+                Ev::Lane { .. } => unreachable!("resolved above"),
             }
             self.drain(now)?;
         }
@@ -362,10 +448,24 @@ impl Engine<'_> {
             t_connect: now,
             ..Rec::default()
         };
-        match self.client.connect(now, self.server_addr, id, id as u64) {
+        let remote = Addr {
+            port: self.server_addr.port + (id % self.server_ports) as u16,
+            ..self.server_addr
+        };
+        match self.client.connect(now, remote, id, id as u64) {
             Ok(conn) => {
                 rec.client = Some(conn);
-                self.live.insert(id, rec);
+                let i = match self.free_recs.pop() {
+                    Some(i) => {
+                        self.recs[i as usize] = rec;
+                        i
+                    }
+                    None => {
+                        self.recs.push(rec);
+                        (self.recs.len() - 1) as u32
+                    }
+                };
+                self.live.insert(id, i);
             }
             Err(_) => {
                 if let Some(t) = self.tracer.as_deref_mut().filter(|t| t.connection() == id) {
@@ -407,7 +507,15 @@ impl Engine<'_> {
     fn transmit(&mut self, now: SimTime, from: Side, seg: Segment) -> Result<(), RunError> {
         let dir = from as usize;
         let mut after_fin = false;
-        if let Some(rec) = self.live.get_mut(&seg.incarnation) {
+        // Only SYNs from the client (its port) and, with `after_fin` faults, FINs and what
+        // follows them need the record: most segments skip the lookup.
+        let is_client_syn = from == Side::Client && seg.flags.contains(tcp_model::Flags::SYN);
+        let rec = if self.track_fins || is_client_syn {
+            self.find(seg.incarnation)
+        } else {
+            None
+        };
+        if let Some(rec) = rec {
             after_fin = rec.fin_sent[dir];
             if seg.flags.contains(tcp_model::Flags::FIN) {
                 rec.fin_sent[dir] = true;
@@ -434,21 +542,56 @@ impl Engine<'_> {
         match verdict {
             Verdict::Drop(_) => Ok(()),
             Verdict::Deliver { at, duplicate_at } => {
-                self.schedule(at, Ev::Deliver { to, seg })?;
+                self.deliver_at(at, to, seg)?;
                 if let Some(at2) = duplicate_at {
-                    self.schedule(at2, Ev::Deliver { to, seg })?;
+                    self.deliver_at(at2, to, seg)?;
                 }
                 Ok(())
             }
         }
     }
 
+    /// Puts `seg` in flight to arrive at `to` at `at`: on the lane if it keeps it in order.
+    fn deliver_at(&mut self, at: SimTime, to: Side, seg: Segment) -> Result<(), RunError> {
+        let lane = &mut self.lanes[to as usize].segs;
+        match lane.back() {
+            Some(&(last, _)) if at < last => {
+                self.schedule(at, Ev::Deliver { to, seg })?;
+            }
+            Some(_) => lane.push_back((at, seg)),
+            None => {
+                lane.push_back((at, seg));
+                self.schedule(at, Ev::Lane { to })?;
+            }
+        }
+        Ok(())
+    }
+
     fn on_host_event(&mut self, now: SimTime, side: Side, ev: HostEvent) -> Result<(), RunError> {
         match ev {
-            HostEvent::Timer { token, at } => self.schedule(at, Ev::Timer { host: side, token })?,
+            HostEvent::Timer { token, at } => {
+                let handle = self.schedule(at, Ev::Timer { host: side, token })?;
+                if let Some(slot) = token.slot() {
+                    let v = &mut self.timers[side as usize];
+                    let i = slot as usize;
+                    if i >= v.len() {
+                        v.resize(i + 1, None);
+                    }
+                    v[i] = Some(PendingTimer { token, handle });
+                }
+            }
+            HostEvent::TimerCancelled { token } => {
+                if let Some(slot) = token.slot() {
+                    if let Some(p) = self.timers[side as usize].get_mut(slot as usize) {
+                        if let Some(t) = p.take_if(|t| t.token == token) {
+                            self.q.cancel(t.handle);
+                        }
+                    }
+                }
+            }
             HostEvent::Incoming { conn, tag, .. } => {
                 let id = tag as u32;
-                match self.live.get_mut(&id) {
+                match self.find(id) {
                     Some(rec) if rec.server.is_none() && tag <= u32::MAX as u64 => {
                         rec.server = Some(conn)
                     }
@@ -464,10 +607,7 @@ impl Engine<'_> {
                     }
                 }
                 let id = tag as u32;
-                if let Event::StaleAccepted { .. } = event {
-                    self.summary.stale_accepted += 1;
-                }
-                let owned = self.live.get(&id).is_some_and(|r| match side {
+                let owned = self.find(id).is_some_and(|r| match side {
                     Side::Client => r.client == Some(conn),
                     Side::Server => r.server == Some(conn),
                 });
@@ -482,10 +622,26 @@ impl Engine<'_> {
         Ok(())
     }
 
+    /// The record of live connection `id`.
+    fn find(&mut self, id: u32) -> Option<&mut Rec> {
+        if self.cur.0 != id {
+            self.cur = (id, *self.live.get(&id)?);
+        }
+        Some(&mut self.recs[self.cur.1 as usize])
+    }
+
     fn rec(&mut self, id: u32) -> &mut Rec {
-        self.live
-            .get_mut(&id)
-            .expect("caller checked the record is live")
+        self.find(id).expect("caller checked the record is live")
+    }
+
+    /// Forgets live connection `id` and returns its record.
+    fn take(&mut self, id: u32) -> Option<Rec> {
+        let i = self.live.remove(&id)?;
+        if self.cur.0 == id {
+            self.cur = (NO_ID, 0);
+        }
+        self.free_recs.push(i);
+        Some(std::mem::take(&mut self.recs[i as usize]))
     }
 
     fn on_client(&mut self, now: SimTime, id: u32, ev: Event) {
@@ -501,6 +657,18 @@ impl Engine<'_> {
                 }
                 if to == State::TimeWait && rec.t_time_wait.is_none() {
                     rec.t_time_wait = Some(now);
+                }
+                if to == State::TimeWait {
+                    // The exchange is over and TIME-WAIT can only end normally or be killed,
+                    // both a normal close for the workload: the outcome is known now.
+                    let all_data = rec.responses_received == w.requests_per_connection;
+                    rec.in_time_wait[0] = true;
+                    rec.client_outcome = Some(if all_data {
+                        Outcome::Completed
+                    } else {
+                        Outcome::Incomplete
+                    });
+                    self.maybe_finalize(id);
                 }
             }
             Event::Connected => {
@@ -550,9 +718,6 @@ impl Engine<'_> {
                     // or the peer's FIN never came (FIN-WAIT-2 timeout): no normal close.
                     _ => Outcome::Aborted,
                 });
-                if reason == CloseReason::TimeWaitKilled {
-                    self.summary.time_wait_killed += 1;
-                }
                 self.maybe_finalize(id);
             }
             Event::StaleAccepted { .. } => {}
@@ -636,6 +801,11 @@ impl Engine<'_> {
                 if to == State::TimeWait && rec.t_time_wait.is_none() {
                     rec.t_time_wait = Some(now);
                 }
+                if to == State::TimeWait {
+                    rec.in_time_wait[1] = true;
+                    rec.server_outcome = Some(ServerOutcome::Closed);
+                    self.maybe_finalize(id);
+                }
             }
             Event::Connected => {
                 if req_bytes == 0 {
@@ -683,9 +853,6 @@ impl Engine<'_> {
                     CloseReason::Reset => ServerOutcome::Reset,
                     _ => ServerOutcome::Timeout,
                 });
-                if reason == CloseReason::TimeWaitKilled {
-                    self.summary.time_wait_killed += 1;
-                }
                 self.maybe_finalize(id);
             }
             Event::StaleAccepted { .. } => {}
@@ -703,7 +870,7 @@ impl Engine<'_> {
             self.respond(now, id);
             Ok(())
         } else {
-            self.schedule(now + think, Ev::Respond { id })
+            self.schedule(now + think, Ev::Respond { id }).map(|_| ())
         }
     }
 
@@ -711,7 +878,7 @@ impl Engine<'_> {
         let w = &self.cfg.workload;
         let (bytes, total, close_first) =
             (w.response_bytes, w.requests_per_connection, w.close_first);
-        let Some(rec) = self.live.get_mut(&id) else {
+        let Some(rec) = self.find(id) else {
             return;
         };
         let Some(conn) = rec.server else { return };
@@ -753,12 +920,21 @@ impl Engine<'_> {
         }
     }
 
+    /// Finalizes connection `id` once the workload is done with both ends: each is CLOSED or,
+    /// unless connection rows are kept, in TIME-WAIT. A row reports when each end reached
+    /// CLOSED, so with rows the record lives on through TIME-WAIT; without them, nothing
+    /// the summary reports can change any more, and dropping the record there is what keeps
+    /// millions of connections in TIME-WAIT affordable (the hosts' compact records remain).
     fn maybe_finalize(&mut self, id: u32) {
-        let done = self.live.get(&id).is_some_and(|r| {
-            r.client_outcome.is_some() && (r.server.is_none() || r.server_outcome.is_some())
+        let early = !self.keep_rows;
+        let done = self.find(id).is_some_and(|r| {
+            let closed = [r.t_client_closed.is_some(), r.t_server_closed.is_some()];
+            let end = |i: usize| closed[i] || (early && r.in_time_wait[i]);
+            (end(0) || r.client_outcome == Some(Outcome::PortExhausted))
+                && (r.server.is_none() || end(1))
         });
         if done {
-            let rec = self.live.remove(&id).expect("checked");
+            let rec = self.take(id).expect("checked");
             self.finalize(id, rec);
         }
     }
@@ -801,7 +977,7 @@ impl Engine<'_> {
         let mut left: Vec<u32> = self.live.keys().copied().collect();
         left.sort_unstable();
         for id in left {
-            let mut rec = self.live.remove(&id).expect("listed");
+            let mut rec = self.take(id).expect("listed");
             if rec.client_outcome.is_none() {
                 rec.client_outcome = Some(Outcome::Unfinished);
             }
@@ -825,6 +1001,16 @@ impl Engine<'_> {
         s.time_wait_peak_client = c.time_wait_peak;
         s.time_wait_peak_server = v.time_wait_peak;
         s.rst_sent = c.rst_sent + v.rst_sent;
+        s.time_wait_killed =
+            c.closed.get(CloseReason::TimeWaitKilled) + v.closed.get(CloseReason::TimeWaitKilled);
+        s.stale_accepted = [
+            StaleKind::Syn,
+            StaleKind::Ack,
+            StaleKind::Data,
+            StaleKind::Fin,
+            StaleKind::Rst,
+        ]
+        .map(|k| c.stale_accepted.get(k) + v.stale_accepted.get(k));
         let (a, b) = (self.c2s.stats(), self.s2c.stats());
         s.segments_c2s = a.packets;
         s.segments_s2c = b.packets;

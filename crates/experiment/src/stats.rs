@@ -152,7 +152,8 @@ pub struct RunSummary {
     pub time_wait_peak_server: u64,
     pub time_wait_killed: u64,
     pub rst_sent: u64,
-    pub stale_accepted: u64,
+    /// Segments of an older incarnation accepted, by kind: SYN, ACK, data, FIN, RST.
+    pub stale_accepted: [u64; 5],
     pub ghost_connections: u64,
     pub segments_c2s: u64,
     pub segments_s2c: u64,
@@ -209,7 +210,7 @@ impl RunSummary {
             time_wait_peak_server: 0,
             time_wait_killed: 0,
             rst_sent: 0,
-            stale_accepted: 0,
+            stale_accepted: [0; 5],
             ghost_connections: 0,
             segments_c2s: 0,
             segments_s2c: 0,
@@ -281,6 +282,11 @@ impl RunSummary {
             "time_wait_killed",
             "rst_sent",
             "stale_accepted",
+            "stale_syn",
+            "stale_ack",
+            "stale_data",
+            "stale_fin",
+            "stale_rst",
             "ghost_connections",
             "segments_sent",
             "segments_dropped",
@@ -321,7 +327,12 @@ impl RunSummary {
             self.time_wait_peak_server,
             self.time_wait_killed,
             self.rst_sent,
-            self.stale_accepted,
+            self.stale_accepted.iter().sum(),
+        ] {
+            r.push(v.to_string());
+        }
+        r.extend(self.stale_accepted.iter().map(|c| c.to_string()));
+        for v in [
             self.ghost_connections,
             self.segments_c2s + self.segments_s2c,
             self.dropped_c2s + self.dropped_s2c,

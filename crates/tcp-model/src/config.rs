@@ -108,8 +108,10 @@ pub struct TcpConfig {
     pub syn_backlog: u32,
     /// Used by the host's listen queue: the listen backlog, `listen()`'s argument as capped
     /// by Linux `net.core.somaxconn`. Connections that completed the handshake wait in the
-    /// accept queue; a SYN or handshake ACK finding it full is dropped. As in Linux
-    /// (`inet_csk_reqsk_queue_is_full`), the SYN queue is full at this many entries too,
+    /// accept queue (only under `AcceptMode::Manual`); a SYN or handshake ACK finding it full
+    /// is dropped. Full means more than this many, as in Linux `sk_acceptq_is_full`
+    /// (`sk_ack_backlog > sk_max_ack_backlog`), so it holds `accept_backlog + 1`. As in Linux
+    /// (`inet_csk_reqsk_queue_is_full`, `>=`), the SYN queue is full at this many entries,
     /// which is what makes `syn_cookies = "on_overflow"` send cookies. Both profiles 4096:
     /// `SOMAXCONN` since Linux 5.4 (128 before); RFC 9293 specifies no backlog.
     pub accept_backlog: u32,

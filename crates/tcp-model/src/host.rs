@@ -6,9 +6,10 @@ use std::collections::VecDeque;
 use rustc_hash::FxHashMap;
 use sim_time::SimTime;
 
-use crate::config::{PortSelection, TcpConfig, TwReopen};
+use crate::config::{PortSelection, SynCookies, TcpConfig, TwReopen};
 use crate::event::{CloseCounts, Event, Note, RtxCounts, Sink, StaleCounts, State};
 use crate::isn::{isn, splitmix64};
+use crate::syncookie::{self, COOKIE_MAX_AGE, COOKIE_PERIOD};
 use crate::tcb::{
     time_wait_ack, time_wait_segment, time_wait_timeout, Tcb, TwCore, TwVerdict,
     TW_REOPEN_ISS_OFFSET,
@@ -75,8 +76,11 @@ pub enum HostEvent {
     /// every lifecycle would otherwise leave wake-ups that fire to find nothing to do. One
     /// that cannot may ignore this, since stale tokens are harmless.
     TimerCancelled { token: TimerToken },
-    /// A SYN to a listener created a passive connection (now SYN-RECEIVED). Its tag is the
-    /// SYN's incarnation.
+    /// A SYN to a listener created a passive connection (now SYN-RECEIVED), or an ACK
+    /// returning a valid SYN cookie did (it passes through SYN-RECEIVED to ESTABLISHED at
+    /// once). Its tag is the SYN's (or the cookie ACK's) incarnation. The connection's own
+    /// events follow. Under [`AcceptMode::Manual`], its [`Event::Connected`] means it joined
+    /// the accept queue of its local port, from which [`Host::accept`] takes it.
     Incoming { conn: ConnId, tag: u64, peer: Addr },
     /// Something a connection reported, with the tag given to `connect` (or the incarnation,
     /// for a passive connection).
@@ -107,6 +111,32 @@ pub enum ListenError {
     AlreadyListening { port: u16 },
     #[error("cannot listen on port 0")]
     InvalidPort,
+}
+
+/// How a listener hands established connections to the application.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub enum AcceptMode {
+    /// The application accepts every connection the moment it is established, so the accept
+    /// queue never holds one and `accept_backlog` never refuses anything on its account (the
+    /// SYN queue's limit still applies). What [`Host::listen`] gives.
+    #[default]
+    Immediate,
+    /// Established connections wait in the listener's accept queue (Linux `sk_ack_backlog`)
+    /// until [`Host::accept`] takes them, oldest first. While waiting they work as in Linux:
+    /// data is received and acknowledged, a FIN is accepted; but the application holds no
+    /// handle yet, so `send`, `close` and `abort` on them are ignored (and counted in
+    /// `ignored_app_calls`).
+    Manual,
+}
+
+/// Occupancy of one listener's queues ([`Host::listen_queue`]).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct ListenQueue {
+    /// Passive connections in SYN-RECEIVED (Linux `inet_csk_reqsk_queue_len`).
+    pub syn_received: u32,
+    /// Established connections not yet accepted (Linux `sk_ack_backlog`); always 0 under
+    /// [`AcceptMode::Immediate`].
+    pub unaccepted: u32,
 }
 
 /// Host-wide counters.
@@ -142,6 +172,68 @@ pub struct HostStats {
     pub connections_peak: u64,
     /// Timer tokens of connections that no longer exist.
     pub stale_timer_tokens: u64,
+    /// SYN-ACKs sent with a SYN cookie as ISS instead of keeping state (Linux
+    /// `SyncookiesSent`): every SYN under `syn_cookies = "always"`, SYNs finding the SYN
+    /// queue full under `on_overflow`.
+    pub syn_cookies_sent: u64,
+    /// ACKs to a listener whose cookie checked out (Linux `SyncookiesRecv`). Each creates a
+    /// connection, unless the accept queue is full (then also `accept_queue_overflows`).
+    pub syn_cookies_validated: u64,
+    /// ACKs to a listener that sent cookies within the last 2 minutes, matching no
+    /// connection, whose cookie did not check out (Linux `SyncookiesFailed`); answered with
+    /// a RST like any ACK to a listener.
+    pub syn_cookies_failed: u64,
+    /// SYNs dropped because the listener's SYN queue held `accept_backlog` connections and
+    /// `syn_cookies` is off (Linux `TCPReqQFullDrop`).
+    pub syn_dropped_queue_full: u64,
+    /// SYNs dropped with `syn_cookies` off because fewer than a quarter of `syn_backlog` was
+    /// left in the SYN queue (Linux `tcp_conn_request`, the `tcp_max_syn_backlog` clause;
+    /// counted only in `ListenDrops` there).
+    pub syn_dropped_syn_backlog: u64,
+    /// SYNs, final handshake ACKs and cookie ACKs dropped because the accept queue was full
+    /// (Linux `ListenOverflows`). Only [`AcceptMode::Manual`] listeners have one.
+    pub accept_queue_overflows: u64,
+    /// Most passive connections ever in SYN-RECEIVED at one listener.
+    pub syn_queue_peak: u64,
+    /// Most unaccepted connections ever waiting at one listener.
+    pub accept_queue_peak: u64,
+}
+
+/// In `Slot::lq`: the connection is counted in its listener's SYN queue.
+const LQ_SYN: u8 = 1;
+/// In `Slot::lq`: the connection is counted in (and listed by) its listener's accept queue.
+const LQ_ACCEPT: u8 = 2;
+/// In `Slot::lq`: the listener is [`AcceptMode::Manual`] and the application has not accepted
+/// the connection yet.
+const LQ_MANUAL: u8 = 4;
+
+/// A listening port and its two queues (Linux keeps both in the listener's
+/// `icsk_accept_queue`). Listeners are few, so they live in a small `Vec` searched by port;
+/// the `listening` bitmap answers "is this port listening?" without the search.
+#[derive(Clone, Debug)]
+struct Listener {
+    port: u16,
+    mode: AcceptMode,
+    /// Passive connections in SYN-RECEIVED.
+    syn_queued: u32,
+    /// Established connections waiting for [`Host::accept`].
+    accept_queued: u32,
+    /// The unaccepted connections, oldest first. An entry whose connection closed while
+    /// waiting stays until it reaches the front or a compaction (see `Host::accept_fifo_gc`);
+    /// `accept_queued` counts only the live ones.
+    fifo: VecDeque<ConnId>,
+    /// When the last SYN cookie went out (Linux `tcp_synq_overflow` stamps the listener);
+    /// cookie ACKs are only checked within 2 minutes of it (`tcp_synq_no_recent_overflow`).
+    last_cookie_at: Option<SimTime>,
+}
+
+impl Listener {
+    /// Linux `sk_acceptq_is_full`: `sk_ack_backlog > sk_max_ack_backlog`. Greater, not
+    /// greater or equal (commit 64a146513f8f keeps it so that a backlog of 0 admits one), so
+    /// the queue holds `accept_backlog + 1` connections.
+    fn accept_queue_full(&self, cfg: &TcpConfig) -> bool {
+        self.mode == AcceptMode::Manual && self.accept_queued > cfg.accept_backlog
+    }
 }
 
 /// Routes a connection's events to the host queue, tagged, and counts them.
@@ -189,6 +281,9 @@ struct Slot {
     requested: SimTime,
     gen: u32,
     live: bool,
+    /// LQ_* bits: the listener queue this passive connection is counted in; 0 for active
+    /// connections and accepted ones. Fits in what was padding.
+    lq: u8,
     next_free: u32,
 }
 
@@ -254,8 +349,11 @@ pub struct Host {
     ip: u32,
     cfg: TcpConfig,
     sip_key: (u64, u64),
+    /// Keys the SYN cookies, separate from the ISN key.
+    cookie_key: (u64, u64),
     rng: u64,
     listening: Vec<u64>,
+    listeners: Vec<Listener>,
     listeners_in_range: u32,
     slots: Vec<Slot>,
     free_slot: u32,
@@ -293,13 +391,17 @@ impl Host {
         let mut s = secret;
         let k1 = splitmix64(&mut s);
         let rng = splitmix64(&mut s);
+        // Drawn after the others, so that ISNs and ports stay what they were before cookies.
+        let cookie_key = (splitmix64(&mut s), splitmix64(&mut s));
         let next_port = cfg.ephemeral_ports[0];
         Host {
             ip,
             cfg,
             sip_key: (secret, k1),
+            cookie_key,
             rng,
             listening: vec![0; 1024],
+            listeners: Vec::new(),
             listeners_in_range: 0,
             slots: Vec::new(),
             free_slot: NONE,
@@ -360,9 +462,17 @@ impl Host {
         (lo..=hi).contains(&port)
     }
 
-    /// Accept SYNs to `port`. A listening port inside the ephemeral range is no longer used by
-    /// `connect`.
+    /// Accept SYNs to `port`, the application taking every connection as soon as it is
+    /// established: [`listen_with`](Host::listen_with) with [`AcceptMode::Immediate`].
     pub fn listen(&mut self, port: u16) -> Result<(), ListenError> {
+        self.listen_with(port, AcceptMode::Immediate)
+    }
+
+    /// Accept SYNs to `port`, handing established connections over as `mode` says. The SYN
+    /// queue is limited by `accept_backlog` and `syn_backlog`, the accept queue by
+    /// `accept_backlog`, with SYN cookies per `syn_cookies` (see [`TcpConfig`]). A listening
+    /// port inside the ephemeral range is no longer used by `connect`.
+    pub fn listen_with(&mut self, port: u16, mode: AcceptMode) -> Result<(), ListenError> {
         if port == 0 {
             return Err(ListenError::InvalidPort);
         }
@@ -373,7 +483,52 @@ impl Host {
         if self.in_ephemeral_range(port) {
             self.listeners_in_range += 1;
         }
+        self.listeners.push(Listener {
+            port,
+            mode,
+            syn_queued: 0,
+            accept_queued: 0,
+            fifo: VecDeque::new(),
+            last_cookie_at: None,
+        });
         Ok(())
+    }
+
+    /// Takes the oldest connection waiting in `port`'s accept queue (a
+    /// [`AcceptMode::Manual`] listener), like `accept()`; from then on the application may
+    /// `send`, `close` and `abort` it. `None` if nothing waits or `port` does not listen.
+    /// Connections that closed while waiting are skipped (Linux would hand them over and let
+    /// the first read report the reset).
+    pub fn accept(&mut self, port: u16) -> Option<ConnId> {
+        let l = self.listener_index(port)?;
+        while let Some(conn) = self.listeners[l].fifo.pop_front() {
+            match self.slots.get_mut(conn.index as usize) {
+                Some(slot) if slot.live && slot.gen == conn.gen && slot.lq & LQ_ACCEPT != 0 => {
+                    slot.lq = 0;
+                    let listener = &mut self.listeners[l];
+                    listener.accept_queued = listener.accept_queued.saturating_sub(1);
+                    return Some(conn);
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// How full `port`'s SYN and accept queues are; `None` if `port` does not listen.
+    pub fn listen_queue(&self, port: u16) -> Option<ListenQueue> {
+        let l = &self.listeners[self.listener_index(port)?];
+        Some(ListenQueue {
+            syn_received: l.syn_queued,
+            unaccepted: l.accept_queued,
+        })
+    }
+
+    fn listener_index(&self, port: u16) -> Option<usize> {
+        if !self.is_listening(port) {
+            return None;
+        }
+        self.listeners.iter().position(|l| l.port == port)
     }
 
     /// Active open toward `remote`: picks an ephemeral port, queues the SYN (the next
@@ -474,6 +629,7 @@ impl Host {
             requested: SimTime::MAX,
             gen: conn.gen,
             live: true,
+            lq: 0,
             next_free: NONE,
         };
         if conn.index == self.free_slot {
@@ -496,7 +652,10 @@ impl Host {
             self.stats.rst_sent += seg.flags.contains(Flags::RST) as u64;
             self.tx.push_back(seg);
         }
-        let state = slot.tcb.state;
+        if slot.lq != 0 {
+            self.update_listen_queue(i);
+        }
+        let state = self.slots[i as usize].tcb.state;
         if state == State::Closed {
             self.release_slot(i);
         } else if state != State::TimeWait || !self.compact_time_wait(i) {
@@ -516,6 +675,74 @@ impl Host {
                 }
             }
         }
+    }
+
+    /// Moves passive connection `i` through its listener's queues after any input: out of
+    /// the SYN queue when it leaves SYN-RECEIVED (Linux `inet_csk_reqsk_queue_drop`: the
+    /// request is established, reset or timed out), into the accept queue if established
+    /// under [`AcceptMode::Manual`] (`inet_csk_reqsk_queue_add`), and out of it if it closes
+    /// before being accepted.
+    fn update_listen_queue(&mut self, i: u32) {
+        let slot = &self.slots[i as usize];
+        let (state, port, mut lq) = (slot.tcb.state, slot.tcb.local.port, slot.lq);
+        let conn = ConnId {
+            index: i,
+            gen: slot.gen,
+        };
+        let Some(l) = self.listener_index(port) else {
+            // Listeners are never removed, so a queued connection always has one.
+            self.slots[i as usize].lq = 0;
+            return;
+        };
+        let gone = matches!(state, State::Closed | State::TimeWait);
+        if lq & LQ_SYN != 0 && state != State::SynReceived {
+            lq &= !LQ_SYN;
+            let listener = &mut self.listeners[l];
+            listener.syn_queued = listener.syn_queued.saturating_sub(1);
+            if lq & LQ_MANUAL != 0 && !gone {
+                self.join_accept_queue(l, conn);
+                return;
+            }
+        }
+        if lq & LQ_ACCEPT != 0 && gone {
+            lq &= !LQ_ACCEPT;
+            let listener = &mut self.listeners[l];
+            listener.accept_queued = listener.accept_queued.saturating_sub(1);
+            self.accept_fifo_gc(l);
+        }
+        // Out of both queues: accepted (Immediate) or closed; nothing ties it to the listener.
+        if lq & (LQ_SYN | LQ_ACCEPT) == 0 {
+            lq = 0;
+        }
+        self.slots[i as usize].lq = lq;
+    }
+
+    /// Established connection `conn` waits for [`Host::accept`] at listener `l`.
+    fn join_accept_queue(&mut self, l: usize, conn: ConnId) {
+        self.slots[conn.index as usize].lq = LQ_MANUAL | LQ_ACCEPT;
+        let listener = &mut self.listeners[l];
+        listener.accept_queued += 1;
+        listener.fifo.push_back(conn);
+        self.stats.accept_queue_peak = self
+            .stats
+            .accept_queue_peak
+            .max(listener.accept_queued as u64);
+    }
+
+    /// Drops the entries of connections that closed while waiting once they outnumber the
+    /// live ones (plus slack), so the FIFO stays within twice the accept queue and the cost
+    /// is amortized O(1) per close.
+    fn accept_fifo_gc(&mut self, l: usize) {
+        let listener = &mut self.listeners[l];
+        if listener.fifo.len() <= 2 * listener.accept_queued as usize + 16 {
+            return;
+        }
+        let slots = &self.slots;
+        listener.fifo.retain(|c| {
+            slots
+                .get(c.index as usize)
+                .is_some_and(|s| s.live && s.gen == c.gen && s.lq & LQ_ACCEPT != 0)
+        });
     }
 
     fn free_slot_index(&mut self, i: u32) {
@@ -716,7 +943,8 @@ impl Host {
         f: impl FnOnce(&mut Tcb, &mut HostSink<'_>),
     ) {
         match self.slots.get_mut(conn.index as usize) {
-            Some(slot) if slot.live && slot.gen == conn.gen => {
+            // An unaccepted connection of a Manual listener is not the application's yet.
+            Some(slot) if slot.live && slot.gen == conn.gen && slot.lq & LQ_MANUAL == 0 => {
                 let mut sink = HostSink {
                     events: &mut self.events,
                     stats: &mut self.stats,
@@ -762,6 +990,11 @@ impl Host {
             }
             Some(i) => {
                 let i = i as u32;
+                if self.slots[i as usize].lq & (LQ_SYN | LQ_MANUAL) == LQ_SYN | LQ_MANUAL
+                    && self.handshake_ack_overflows(i, seg)
+                {
+                    return;
+                }
                 let slot = &mut self.slots[i as usize];
                 let conn = ConnId {
                     index: i,
@@ -777,7 +1010,7 @@ impl Host {
                 slot.tcb.handle_segment(&self.cfg, now, seg, &mut sink);
                 self.flush(i, now);
             }
-            None if self.is_listening(seg.dst.port) => self.on_listener(now, seg, None),
+            None if self.is_listening(seg.dst.port) => self.on_listener(now, seg, None, false),
             None => {
                 self.stats.segments_no_connection += 1;
                 self.reply_reset(seg);
@@ -793,44 +1026,204 @@ impl Host {
         }
     }
 
-    /// RFC 9293 §3.10.7.2, LISTEN. `iss` is given when a SYN reopens a TIME-WAIT 4-tuple.
-    fn on_listener(&mut self, now: SimTime, seg: &Segment, iss: Option<SeqNum>) {
+    /// Would `seg` establish SYN-RECEIVED connection `i` of a Manual listener whose accept
+    /// queue is full? Then Linux (`tcp_check_req`, `syn_recv_sock` failing on
+    /// `sk_acceptq_is_full`, with `tcp_abort_on_overflow = 0`) drops it, data and FIN included,
+    /// and leaves the connection in SYN-RECEIVED: the SYN-ACK is retransmitted on its timer and
+    /// the peer's answering ACK tries again.
+    fn handshake_ack_overflows(&mut self, i: u32, seg: &Segment) -> bool {
+        let tcb = &self.slots[i as usize].tcb;
+        let full = self
+            .listener_index(tcb.local.port)
+            .is_some_and(|l| self.listeners[l].accept_queue_full(&self.cfg));
+        let drop = full && tcb.completes_handshake(&self.cfg, seg);
+        if drop {
+            self.stats.accept_queue_overflows += 1;
+        }
+        drop
+    }
+
+    /// RFC 9293 §3.10.7.2, LISTEN, with the listen queue of Linux `tcp_conn_request` and
+    /// `cookie_v4_check`. `iss` is given when a SYN reopens a TIME-WAIT 4-tuple under
+    /// `tw_reopen = "linux"`; `reopened` is true for any SYN coming from TIME-WAIT.
+    fn on_listener(&mut self, now: SimTime, seg: &Segment, iss: Option<SeqNum>, reopened: bool) {
         let f = seg.flags;
+        let Some(l) = self.listener_index(seg.dst.port) else {
+            // Callers check `is_listening`; a bitmap bit always has its record.
+            self.stats.unexpected_segments += 1;
+            return;
+        };
         if f.contains(Flags::RST) {
             // First: a RST to a listener is ignored.
             self.stats.unexpected_segments += 1;
         } else if f.contains(Flags::ACK) {
-            // Second: any ACK is bad here: <SEQ=SEG.ACK><CTL=RST>.
+            // Linux tries a cookie on any ACK without SYN before the RFC's rule.
+            if !f.contains(Flags::SYN) && self.on_cookie_ack(now, l, seg) {
+                return;
+            }
+            // Second: any other ACK is bad here: <SEQ=SEG.ACK><CTL=RST>.
             self.stats.unexpected_segments += 1;
             self.reply_reset(seg);
         } else if !f.contains(Flags::SYN) {
             // Fourth: anything else is dropped.
             self.stats.unexpected_segments += 1;
         } else {
-            // Third: SYN. Text and FIN on it are not kept; the peer sends them again.
-            let Some(conn) = self.next_slot() else {
-                self.stats.unexpected_segments += 1;
-                return;
-            };
-            let tag = seg.incarnation as u64;
-            let iss = iss.unwrap_or_else(|| self.isn(now, seg.dst, seg.src));
-            self.events.push_back(HostEvent::Incoming {
-                conn,
-                tag,
-                peer: seg.src,
-            });
-            let mut sink = HostSink {
-                events: &mut self.events,
-                stats: &mut self.stats,
-                conn,
-                tag,
-                state_mask: self.state_mask,
-            };
-            let tcb = Tcb::accept(&self.cfg, seg.dst, seg, iss, &mut sink);
-            self.install(conn, tcb, tag);
-            self.stats.passive_opens += 1;
-            self.flush(conn.index, now);
+            self.on_syn(now, l, seg, iss, reopened);
         }
+    }
+
+    /// Third step of LISTEN, a SYN, through the admission checks of Linux `tcp_conn_request`,
+    /// in its order. A SYN from TIME-WAIT skips the SYN-queue checks, as in Linux (they
+    /// apply only `if (!isn)`, and the TIME-WAIT path passes an ISN).
+    fn on_syn(
+        &mut self,
+        now: SimTime,
+        l: usize,
+        seg: &Segment,
+        iss: Option<SeqNum>,
+        reopened: bool,
+    ) {
+        let cookies = self.cfg.syn_cookies;
+        let listener = &self.listeners[l];
+        // `inet_csk_reqsk_queue_is_full`: the SYN queue is full at `sk_max_ack_backlog`
+        // (the accept backlog) entries; `tcp_syncookies = 2` sends cookies regardless.
+        let mut want_cookie = false;
+        if !reopened
+            && (cookies == SynCookies::Always || listener.syn_queued >= self.cfg.accept_backlog)
+        {
+            // `tcp_syn_flood_action`: a cookie if enabled, else drop.
+            if cookies == SynCookies::Off {
+                self.stats.syn_dropped_queue_full += 1;
+                return;
+            }
+            want_cookie = true;
+        }
+        // `sk_acceptq_is_full`: no room for the connection even if it completes.
+        if listener.accept_queue_full(&self.cfg) {
+            self.stats.accept_queue_overflows += 1;
+            return;
+        }
+        if want_cookie {
+            self.send_cookie(now, l, seg);
+            return;
+        }
+        // "Kill the following clause, if you dislike this way": without cookies, the last
+        // quarter of `tcp_max_syn_backlog` is kept for peers proven alive (by TCP metrics
+        // the model does not keep, so it is kept for nobody).
+        let backlog = self.cfg.syn_backlog as i64;
+        if !reopened
+            && cookies == SynCookies::Off
+            && backlog - (listener.syn_queued as i64) < backlog >> 2
+        {
+            self.stats.syn_dropped_syn_backlog += 1;
+            return;
+        }
+        // Text and FIN on the SYN are not kept; the peer sends them again.
+        let Some(conn) = self.next_slot() else {
+            self.stats.unexpected_segments += 1;
+            return;
+        };
+        let tag = seg.incarnation as u64;
+        let iss = iss.unwrap_or_else(|| self.isn(now, seg.dst, seg.src));
+        self.events.push_back(HostEvent::Incoming {
+            conn,
+            tag,
+            peer: seg.src,
+        });
+        let mut sink = HostSink {
+            events: &mut self.events,
+            stats: &mut self.stats,
+            conn,
+            tag,
+            state_mask: self.state_mask,
+        };
+        let tcb = Tcb::accept(&self.cfg, seg.dst, seg, iss, &mut sink);
+        self.install(conn, tcb, tag);
+        let listener = &mut self.listeners[l];
+        listener.syn_queued += 1;
+        self.stats.syn_queue_peak = self.stats.syn_queue_peak.max(listener.syn_queued as u64);
+        self.slots[conn.index as usize].lq = match listener.mode {
+            AcceptMode::Immediate => LQ_SYN,
+            AcceptMode::Manual => LQ_SYN | LQ_MANUAL,
+        };
+        self.stats.passive_opens += 1;
+        self.flush(conn.index, now);
+    }
+
+    /// A stateless SYN-ACK whose ISS is the cookie (Linux `cookie_v4_init_sequence`, which
+    /// also stamps the listener, `tcp_synq_overflow`). It carries our MSS; the peer's is in
+    /// the cookie, rounded down to an entry of [`syncookie::COOKIE_MSS`].
+    fn send_cookie(&mut self, now: SimTime, l: usize, syn: &Segment) {
+        let cookie = syncookie::encode(self.cookie_key, now, syn.dst, syn.src, syn.seq, syn.mss);
+        self.listeners[l].last_cookie_at = Some(now);
+        self.stats.syn_cookies_sent += 1;
+        self.stats.segments_sent += 1;
+        self.tx.push_back(Segment {
+            src: syn.dst,
+            dst: syn.src,
+            seq: cookie,
+            ack: syn.seq + 1,
+            flags: Flags::SYN | Flags::ACK,
+            window: self.cfg.window,
+            mss: self.cfg.mss,
+            payload_len: 0,
+            incarnation: syn.incarnation,
+        });
+    }
+
+    /// An ACK (no SYN, no RST) to listener `l` matching no connection: Linux
+    /// `cookie_v4_check`. Returns true if it was taken (a connection made, or dropped for a
+    /// full accept queue); false sends it on to the RFC's RST.
+    fn on_cookie_ack(&mut self, now: SimTime, l: usize, seg: &Segment) -> bool {
+        if self.cfg.syn_cookies == SynCookies::Off {
+            return false;
+        }
+        // `tcp_synq_no_recent_overflow`: no cookie went out in the last TCP_SYNCOOKIE_VALID
+        // (2 periods = 2 minutes), so none can be valid; not even checked (nor counted).
+        let valid_for = COOKIE_PERIOD.saturating_mul(COOKIE_MAX_AGE as u64);
+        let recent = self.listeners[l]
+            .last_cookie_at
+            .is_some_and(|t| now < t + valid_for);
+        if !recent {
+            return false;
+        }
+        let Some(mss) = syncookie::decode_ack(self.cookie_key, now, seg) else {
+            self.stats.syn_cookies_failed += 1;
+            return false;
+        };
+        self.stats.syn_cookies_validated += 1;
+        if self.listeners[l].accept_queue_full(&self.cfg) {
+            // `tcp_v4_syn_recv_sock` -> exit_overflow. No state was kept, so nothing is
+            // retransmitted: the peer's next segment (its data, or the ACK of a
+            // retransmitted request) carries the same cookie and tries again.
+            self.stats.accept_queue_overflows += 1;
+            return true;
+        }
+        let Some(conn) = self.next_slot() else {
+            self.stats.unexpected_segments += 1;
+            return true;
+        };
+        let tag = seg.incarnation as u64;
+        self.events.push_back(HostEvent::Incoming {
+            conn,
+            tag,
+            peer: seg.src,
+        });
+        let mut sink = HostSink {
+            events: &mut self.events,
+            stats: &mut self.stats,
+            conn,
+            tag,
+            state_mask: self.state_mask,
+        };
+        let tcb = Tcb::accept_cookie(&self.cfg, now, seg.dst, seg, mss, &mut sink);
+        self.install(conn, tcb, tag);
+        if self.listeners[l].mode == AcceptMode::Manual {
+            self.join_accept_queue(l, conn);
+        }
+        self.stats.passive_opens += 1;
+        self.flush(conn.index, now);
+        true
     }
 
     /// A segment for a TIME-WAIT record: the same function as an endpoint in TIME-WAIT.
@@ -873,7 +1266,7 @@ impl Host {
                         // SND.NXT, which only a clock-driven generator gives).
                         let iss = (self.cfg.tw_reopen == TwReopen::Linux)
                             .then(|| core.snd_nxt + TW_REOPEN_ISS_OFFSET);
-                        self.on_listener(now, seg, iss);
+                        self.on_listener(now, seg, iss, true);
                     } else {
                         self.stats.segments_no_connection += 1;
                         self.reply_reset(seg);

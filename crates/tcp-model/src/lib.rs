@@ -38,8 +38,8 @@ pub use event::{
     State,
 };
 pub use host::{
-    ConnId, ConnectError, Host, HostEvent, HostStats, ListenError, TimerToken,
-    TIME_WAIT_RECORD_SIZE,
+    AcceptMode, ConnId, ConnectError, Host, HostEvent, HostStats, ListenError, ListenQueue,
+    TimerToken, TIME_WAIT_RECORD_SIZE,
 };
 pub use isn::{isn_clock, isn_clock_with_tick, siphash24};
 pub use sim_time::{SimDuration, SimTime};

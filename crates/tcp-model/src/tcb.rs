@@ -345,6 +345,56 @@ impl Tcb {
         t
     }
 
+    /// A listener's answer to an ACK that returned a valid SYN cookie (Linux `cookie_v4_check`
+    /// then `tcp_get_cookie_sock`): the SYN-ACK went out statelessly, so the connection is
+    /// rebuilt from the ACK alone. ISS = SEG.ACK - 1 (the cookie), IRS = SEG.SEQ - 1, RCV.NXT =
+    /// SEG.SEQ, the peer's MSS is the one the cookie carried (`mss`), and the incarnation is
+    /// the ACK's. It passes through SYN-RECEIVED (reported, like Linux's child socket that
+    /// `tcp_create_openreq_child` makes in TCP_SYN_RECV) and the ACK is then processed as
+    /// SYN-RECEIVED processes it: ESTABLISHED with SND.UNA = SND.NXT = SEG.ACK, and any data
+    /// or FIN on the ACK is taken as usual.
+    pub fn accept_cookie<S: Sink>(
+        cfg: &TcpConfig,
+        now: SimTime,
+        local: Addr,
+        ack: &Segment,
+        mss: u16,
+        sink: &mut S,
+    ) -> Tcb {
+        let iss = ack.ack - 1;
+        let mut t = Tcb::blank(cfg, local, ack.src, iss, ack.incarnation);
+        t.state = State::Listen;
+        t.bits |= PASSIVE;
+        t.rcv_nxt = ack.seq;
+        t.rcv_wup = ack.seq;
+        t.set_peer_mss(cfg, mss);
+        // The SYN-ACK (the cookie) is already out: nothing to send or time for it.
+        t.snd_rtx = iss + 1;
+        t.set_state(State::SynReceived, sink);
+        t.handle_segment(cfg, now, ack, sink);
+        if t.state == State::SynReceived {
+            // Only with an invalid zero window can the ACK be unacceptable; then behave like
+            // a stateful SYN-RECEIVED whose SYN-ACK is due again, so it ends by timing out.
+            t.timer_at = now + t.rto();
+        }
+        t
+    }
+
+    /// Would `seg` take this SYN-RECEIVED connection to ESTABLISHED (RFC 9293 §3.10.7.4:
+    /// acceptable sequence number, no RST or SYN, SND.UNA < SEG.ACK =< SND.NXT)? The host asks
+    /// before handing over the final ACK of a handshake, to drop it when the accept queue is
+    /// full (Linux `tcp_check_req` -> `syn_recv_sock` failing on `sk_acceptq_is_full`).
+    pub fn completes_handshake(&self, cfg: &TcpConfig, seg: &Segment) -> bool {
+        let f = seg.flags;
+        self.state == State::SynReceived
+            && f.contains(Flags::ACK)
+            && !f.contains(Flags::RST)
+            && !f.contains(Flags::SYN)
+            && seq_acceptable(self.rcv_nxt, cfg.window, seg.seq, seg.seg_len())
+            && self.snd_una.lt(seg.ack)
+            && seg.ack.le(self.snd_nxt)
+    }
+
     /// The only place `state` changes (besides TIME-WAIT's shared closing path).
     fn set_state<S: Sink>(&mut self, to: State, sink: &mut S) {
         let from = self.state;

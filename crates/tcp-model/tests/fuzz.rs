@@ -1,10 +1,13 @@
 //! Random segments, losses and application calls: nothing panics, queues stay bounded, and
-//! the hosts' connection counts agree with the events they reported.
+//! the hosts' connection counts and listen queues agree with the events they reported.
 
 mod common;
 
+use std::collections::{HashMap, HashSet};
+
 use common::*;
 use proptest::prelude::*;
+use proptest::test_runner::TestCaseError;
 use tcp_model::*;
 
 #[derive(Clone, Debug)]
@@ -24,6 +27,52 @@ enum Op {
     Close(usize),
     Abort(usize),
     Send(usize, u16),
+    /// The server application accepts (Manual listeners).
+    Accept,
+}
+
+/// The server's listen queue must be what its events say: SYN-RECEIVED passive connections,
+/// and (Manual) established ones not accepted and not closed. Both counts are unsigned, so
+/// an underflow would show up as a huge number here.
+fn check_listen_queue(
+    net: &Net,
+    accepted: &HashSet<ConnId>,
+    manual: bool,
+) -> Result<(), TestCaseError> {
+    let mut state: HashMap<ConnId, State> = HashMap::new();
+    for &(_, h, e) in &net.events {
+        match e {
+            HostEvent::Incoming { conn, .. } if h == S => {
+                state.insert(conn, State::Listen);
+            }
+            HostEvent::Conn {
+                conn,
+                event: Event::StateChanged { to, .. },
+                ..
+            } if h == S => {
+                if let Some(s) = state.get_mut(&conn) {
+                    *s = to;
+                }
+            }
+            _ => {}
+        }
+    }
+    let syn = state.values().filter(|&&s| s == State::SynReceived).count();
+    let waiting = state
+        .iter()
+        .filter(|(c, s)| {
+            manual
+                && !accepted.contains(c)
+                && !matches!(
+                    s,
+                    State::Listen | State::SynReceived | State::Closed | State::TimeWait
+                )
+        })
+        .count();
+    let q = net.hosts[S].listen_queue(PORT).unwrap();
+    prop_assert_eq!(q.syn_received as usize, syn);
+    prop_assert_eq!(q.unaccepted as usize, waiting);
+    Ok(())
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -36,6 +85,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..8).prop_map(Op::Close),
         1 => (0usize..8).prop_map(Op::Abort),
         1 => (0usize..8, any::<u16>()).prop_map(|(i, b)| Op::Send(i, b)),
+        1 => Just(Op::Accept),
     ]
 }
 
@@ -43,8 +93,13 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     #[test]
-    fn hosts_survive_anything(ops in proptest::collection::vec(op(), 1..40), loss in 0u32..4, tw in 0u8..4) {
+    fn hosts_survive_anything(ops in proptest::collection::vec(op(), 1..40), loss in 0u32..4, tw in 0u8..4,
+                              lq in (any::<bool>(), 0usize..3, 1u32..4, 1u32..6)) {
+        let (manual, cookies, backlog, syn_backlog) = lq;
         let cfg = TcpConfig {
+            syn_cookies: [SynCookies::Off, SynCookies::OnOverflow, SynCookies::Always][cookies],
+            accept_backlog: backlog,
+            syn_backlog,
             isn: if tw & 1 == 0 { IsnPolicy::Zero } else { IsnPolicy::Random },
             tw_reopen: if tw & 2 == 0 { TwReopen::Linux } else { TwReopen::Refuse },
             ephemeral_ports: [40000, 40003],
@@ -52,7 +107,9 @@ proptest! {
             retries2: 4,
             ..TcpConfig::default()
         };
-        let mut net = Net::new(cfg);
+        let mode = if manual { AcceptMode::Manual } else { AcceptMode::Immediate };
+        let mut net = Net::with_accept_mode(cfg, mode);
+        let mut accepted = HashSet::new();
         let mut n = 0u32;
         net.lose = Box::new(move |_, _, _| { n = n.wrapping_add(1); loss > 0 && n.checked_rem(loss + 2) == Some(0) });
         net.app = request_response(2000, 5000, true);
@@ -83,9 +140,13 @@ proptest! {
                 Op::Close(i) => if let Some(&c) = conns.get(i) { net.hosts[C].close(net.now, c); net.drain(C); },
                 Op::Abort(i) => if let Some(&c) = conns.get(i) { net.hosts[C].abort(net.now, c); net.drain(C); },
                 Op::Send(i, b) => if let Some(&c) = conns.get(i) { net.hosts[C].send(net.now, c, b as u64); net.drain(C); },
+                Op::Accept => if let Some(c) = net.hosts[S].accept(PORT) { accepted.insert(c); },
             }
+            check_listen_queue(&net, &accepted, manual)?;
         }
         net.run_until(net.now + SimDuration::from_secs(400));
+        check_listen_queue(&net, &accepted, manual)?;
+        prop_assert_eq!(net.hosts[S].listen_queue(PORT).unwrap().syn_received, 0, "SYN-RECEIVED times out");
         prop_assert!(net.sent.len() < 100_000);
         for h in [C, S] {
             let opened = net.events.iter().filter(|e| e.1 == h && matches!(e.2,

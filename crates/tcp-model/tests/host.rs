@@ -1000,3 +1000,547 @@ fn many_lifecycles_are_deterministic_and_clean_up() {
     );
     assert!(c.time_wait_peak > 10);
 }
+
+/// The listen queue (Linux `tcp_conn_request`, `cookie_v4_check`, `tcp_check_req`): SYN
+/// queue limits, SYN cookies, the accept queue under `AcceptMode::Manual`.
+mod listen_queue {
+    use super::*;
+
+    /// A SYN from an address nobody answers for (a SYN flood's spoofed source `i`).
+    fn spoofed_syn(i: u32) -> Segment {
+        Segment {
+            src: Addr::new(0x0b00_0000 + i, 1024 + (i % 60_000) as u16),
+            dst: SERVER,
+            seq: SeqNum(i.wrapping_mul(1000)),
+            ack: SeqNum(0),
+            flags: Flags::SYN,
+            window: 65535,
+            mss: 1460,
+            payload_len: 0,
+            incarnation: 1000 + i,
+        }
+    }
+
+    fn out(h: &mut Host) -> Vec<Segment> {
+        std::iter::from_fn(|| h.poll_transmit()).collect()
+    }
+
+    fn queue(h: &Host) -> (u32, u32) {
+        let q = h.listen_queue(PORT).unwrap();
+        (q.syn_received, q.unaccepted)
+    }
+
+    /// (time, from, to) of one connection of host `h`.
+    fn conn_states(net: &Net, h: usize, c: ConnId) -> Vec<(SimTime, State, State)> {
+        net.events
+            .iter()
+            .filter_map(|&(t, host, e)| match e {
+                HostEvent::Conn {
+                    conn,
+                    event: Event::StateChanged { from, to },
+                    ..
+                } if host == h && conn == c => Some((t, from, to)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn received(net: &Net, h: usize, c: ConnId) -> u64 {
+        net.events
+            .iter()
+            .filter_map(|&(_, host, e)| match e {
+                HostEvent::Conn {
+                    conn,
+                    event: Event::Received { bytes },
+                    ..
+                } if host == h && conn == c => Some(bytes as u64),
+                _ => None,
+            })
+            .sum()
+    }
+
+    #[test]
+    fn syn_queue_holds_accept_backlog_then_drops_without_cookies() {
+        let cfg = TcpConfig {
+            syn_cookies: SynCookies::Off,
+            accept_backlog: 4,
+            ..zero_isn()
+        };
+        let mut h = Host::new(SERVER_IP, cfg, 2);
+        h.listen(PORT).unwrap();
+        assert_eq!(h.listen_queue(81), None);
+        for i in 0..4 {
+            h.handle_segment(ms(0), &spoofed_syn(i));
+            let o = out(&mut h);
+            assert_eq!(o.len(), 1);
+            assert_eq!(o[0].flags, Flags::SYN | Flags::ACK);
+        }
+        assert_eq!(queue(&h), (4, 0));
+        // inet_csk_reqsk_queue_is_full: 4 >= 4, and no cookies: dropped.
+        h.handle_segment(ms(1), &spoofed_syn(4));
+        assert_eq!(out(&mut h), []);
+        let st = *h.stats();
+        assert_eq!(st.syn_dropped_queue_full, 1);
+        assert_eq!((st.passive_opens, st.syn_queue_peak), (4, 4));
+        assert_eq!((st.syn_cookies_sent, st.unexpected_segments), (0, 0));
+        assert_eq!(h.connections(), 4);
+        // A retransmitted SYN of a queued connection is that connection's, not a new one.
+        h.handle_segment(ms(2), &spoofed_syn(0));
+        assert_eq!(out(&mut h).len(), 1, "SYN-ACK again");
+        assert_eq!(h.stats().syn_dropped_queue_full, 1);
+        // A RST takes one out of SYN-RECEIVED (back to LISTEN: the listener stays) ...
+        let mut rst = spoofed_syn(1);
+        rst.seq += 1;
+        rst.flags = Flags::RST;
+        h.handle_segment(ms(3), &rst);
+        assert_eq!((queue(&h), h.connections()), ((3, 0), 3));
+        // ... which makes room for the next SYN.
+        h.handle_segment(ms(4), &spoofed_syn(4));
+        assert_eq!(out(&mut h).len(), 1);
+        assert_eq!(queue(&h), (4, 0));
+        // Immediate mode: nothing ever waits to be accepted.
+        assert_eq!(h.accept(PORT), None);
+    }
+
+    #[test]
+    fn without_cookies_the_last_quarter_of_syn_backlog_is_kept() {
+        let run = |cookies| {
+            let cfg = TcpConfig {
+                syn_cookies: cookies,
+                accept_backlog: 100,
+                syn_backlog: 8,
+                ..zero_isn()
+            };
+            let mut h = Host::new(SERVER_IP, cfg, 2);
+            h.listen(PORT).unwrap();
+            for i in 0..20 {
+                h.handle_segment(ms(0), &spoofed_syn(i));
+            }
+            (queue(&h).0, *h.stats())
+        };
+        // 8 - qlen < 8 >> 2 drops once 7 are queued: 3/4 of the backlog plus one.
+        let (q, st) = run(SynCookies::Off);
+        assert_eq!(q, 7);
+        assert_eq!(st.syn_dropped_syn_backlog, 13);
+        assert_eq!(st.syn_dropped_queue_full, 0);
+        // With cookies enabled the clause does not apply (only the accept backlog does).
+        let (q, st) = run(SynCookies::OnOverflow);
+        assert_eq!(q, 20);
+        assert_eq!(st.syn_dropped_syn_backlog + st.syn_cookies_sent, 0);
+    }
+
+    #[test]
+    fn on_overflow_sends_a_cookie_and_its_ack_makes_an_established_connection() {
+        let cfg = TcpConfig {
+            accept_backlog: 2,
+            ..zero_isn()
+        };
+        let mut net = Net::new(cfg.clone());
+        // The client's MSS 1400 travels in the cookie as 1300 (the entry below it).
+        net.hosts[C] = Host::new(CLIENT_IP, TcpConfig { mss: 1400, ..cfg }, 1);
+        net.lose = Box::new(|_, h, s| h == S && s.dst.ip != CLIENT_IP);
+        net.inject(S, spoofed_syn(0));
+        net.inject(S, spoofed_syn(1));
+        assert_eq!(queue(&net.hosts[S]), (2, 0));
+        net.app = request_response(100, 3000, true);
+        net.connect(1);
+        net.run_until(ms(15));
+        let synack = net.sent.last().unwrap().2;
+        assert_eq!(synack.flags, Flags::SYN | Flags::ACK);
+        assert_eq!((synack.ack, synack.mss), (SeqNum(1), 1460));
+        assert_ne!(synack.seq, SeqNum(0), "a cookie, not the zero ISN");
+        assert_eq!(net.hosts[S].connections(), 2, "no state kept");
+        assert_eq!(net.hosts[S].stats().syn_cookies_sent, 1);
+        // The client's first data segment carries the ACK: the connection is made from it,
+        // ESTABLISHED at once, and its 100 bytes are delivered.
+        net.run_until(ms(35));
+        let s = net.incoming(S)[2];
+        assert_eq!(
+            conn_states(&net, S, s),
+            [
+                (ms(30), Listen, SynReceived),
+                (ms(30), SynReceived, Established)
+            ]
+        );
+        assert_eq!(net.hosts[S].stats().syn_cookies_validated, 1);
+        assert_eq!(received(&net, S, s), 100);
+        assert_eq!(
+            queue(&net.hosts[S]),
+            (2, 0),
+            "a cookie connection never queues"
+        );
+        net.run();
+        // ISS = the cookie: the response starts at cookie + 1, acknowledges the request, and
+        // is cut at the MSS the cookie carried.
+        let resp: Vec<_> = net
+            .sent
+            .iter()
+            .filter(|x| x.1 == S && x.2.payload_len > 0)
+            .map(|x| (x.2.seq, x.2.ack, x.2.payload_len))
+            .collect();
+        let iss = synack.seq;
+        assert_eq!(
+            resp,
+            [
+                (iss + 1, SeqNum(101), 1300),
+                (iss + 1301, SeqNum(101), 1300),
+                (iss + 2601, SeqNum(101), 400)
+            ]
+        );
+        assert_eq!(net.closes(C), [(ms(60_060), CloseReason::Normal)]);
+        let st = *net.hosts[S].stats();
+        assert_eq!(st.closed.get(CloseReason::Normal), 1);
+        assert_eq!(st.closed.get(CloseReason::HandshakeTimeout), 2);
+        assert_eq!((st.syn_cookies_failed, st.rst_sent), (0, 0));
+        assert_eq!(queue(&net.hosts[S]), (0, 0));
+        assert_eq!(net.hosts[S].connections(), 0);
+    }
+
+    #[test]
+    fn forged_and_stale_cookie_acks_are_reset() {
+        let cfg = TcpConfig {
+            syn_cookies: SynCookies::Always,
+            ..TcpConfig::default()
+        };
+        let mut h = Host::new(SERVER_IP, cfg, 2);
+        h.listen(PORT).unwrap();
+        let peer = Addr::new(CLIENT_IP, 5555);
+        let syn = Segment {
+            src: peer,
+            dst: SERVER,
+            seq: SeqNum(1000),
+            flags: Flags::SYN,
+            window: 65535,
+            mss: 1460,
+            incarnation: 1,
+            ..Segment::default()
+        };
+        let ack = |seq: SeqNum, ack: SeqNum| Segment {
+            src: peer,
+            dst: SERVER,
+            seq,
+            ack,
+            flags: Flags::ACK,
+            window: 65535,
+            incarnation: 1,
+            ..Segment::default()
+        };
+        let rst_seq = |h: &mut Host| match out(h).as_slice() {
+            [r] if r.flags == Flags::RST => Some(r.seq),
+            _ => None,
+        };
+        // No cookie sent in the last 2 minutes: an ACK is not even checked.
+        h.handle_segment(ms(0), &ack(SeqNum(1001), SeqNum(5)));
+        assert_eq!(rst_seq(&mut h), Some(SeqNum(5)));
+        assert_eq!(h.stats().syn_cookies_failed, 0);
+        h.handle_segment(ms(0), &syn);
+        let c = out(&mut h)[0];
+        assert_eq!(c.flags, Flags::SYN | Flags::ACK);
+        // Forged: another cookie, or the right one with another ISN.
+        h.handle_segment(ms(10), &ack(SeqNum(1001), c.seq + 1001));
+        assert_eq!(rst_seq(&mut h), Some(c.seq + 1001));
+        h.handle_segment(ms(10), &ack(SeqNum(1008), c.seq + 1));
+        assert_eq!(rst_seq(&mut h), Some(c.seq + 1));
+        assert_eq!(h.stats().syn_cookies_failed, 2);
+        // Stale: another SYN at 119 s keeps cookies checked, but this one is 130 s old.
+        let mut other = syn;
+        other.src.port = 6666;
+        h.handle_segment(ms(119_000), &other);
+        out(&mut h);
+        h.handle_segment(ms(130_000), &ack(SeqNum(1001), c.seq + 1));
+        assert_eq!(rst_seq(&mut h), Some(c.seq + 1));
+        assert_eq!(h.stats().syn_cookies_failed, 3);
+        assert_eq!(h.connections(), 0);
+        // A fresh cookie passes.
+        h.handle_segment(ms(130_000), &syn);
+        let c2 = out(&mut h)[0];
+        h.handle_segment(ms(130_010), &ack(SeqNum(1001), c2.seq + 1));
+        assert_eq!(out(&mut h), []);
+        let st = *h.stats();
+        assert_eq!((st.syn_cookies_validated, st.syn_cookies_failed), (1, 3));
+        assert_eq!(h.connections(), 1);
+        // More than 2 minutes after the last cookie, ACKs are plain ACKs to a listener.
+        let mut late = ack(SeqNum(1), SeqNum(77));
+        late.src.port = 7777;
+        h.handle_segment(ms(260_000), &late);
+        assert_eq!(rst_seq(&mut h), Some(SeqNum(77)));
+        assert_eq!(h.stats().syn_cookies_failed, 3);
+        // A SYN-ACK to a listener is never taken for a cookie.
+        let mut sa = ack(SeqNum(1001), c2.seq + 1);
+        sa.src.port = 8888;
+        sa.flags = Flags::SYN | Flags::ACK;
+        h.handle_segment(ms(130_020), &sa);
+        assert_eq!(rst_seq(&mut h), Some(c2.seq + 1));
+        assert_eq!(h.stats().syn_cookies_failed, 3);
+    }
+
+    #[test]
+    fn always_mode_never_keeps_syn_received_state() {
+        let cfg = TcpConfig {
+            syn_cookies: SynCookies::Always,
+            ..TcpConfig::default()
+        };
+        let mut net = Net::new(cfg);
+        net.app = request_response(100, 1000, true);
+        let mut first = true;
+        net.lose = Box::new(move |_, h, s| {
+            let lose = h == S && s.flags == Flags::SYN | Flags::ACK && first;
+            first &= !lose;
+            lose
+        });
+        for i in 0..5u32 {
+            net.run_until(ms(i as u64 * 5));
+            net.connect(i + 1);
+        }
+        net.run_until(ms(31));
+        // Five SYNs answered by 30 ms (the first SYN-ACK lost), no ACK back before 35 ms:
+        // nothing is held for any of them.
+        assert_eq!(net.hosts[S].stats().syn_cookies_sent, 5);
+        assert_eq!(net.hosts[S].connections(), 0);
+        assert_eq!(queue(&net.hosts[S]), (0, 0));
+        net.run();
+        let st = *net.hosts[S].stats();
+        // The first client's SYN, sent again at 1 s, gets a second cookie; the server itself
+        // never retransmits a SYN-ACK: it has nothing to retransmit from.
+        assert_eq!((st.syn_cookies_sent, st.syn_cookies_validated), (6, 5));
+        assert_eq!(st.retransmits.syn_ack, 0);
+        assert_eq!(st.syn_queue_peak, 0);
+        assert_eq!(
+            (st.passive_opens, st.closed.get(CloseReason::Normal)),
+            (5, 5)
+        );
+        for s in net.incoming(S) {
+            let st = conn_states(&net, S, s);
+            assert_eq!((st[0].1, st[0].2), (Listen, SynReceived));
+            assert_eq!((st[1].0, st[1].2), (st[0].0, Established));
+        }
+        assert_eq!(net.closes(C).len(), 5);
+        assert_eq!(net.hosts[C].connections() + net.hosts[S].connections(), 0);
+    }
+
+    /// 100 spoofed SYNs at once, then a real client at 100 ms.
+    fn syn_flood(cookies: SynCookies) -> Net {
+        let cfg = TcpConfig {
+            syn_cookies: cookies,
+            accept_backlog: 16,
+            synack_retries: 2,
+            ..zero_isn()
+        };
+        let mut net = Net::new(cfg);
+        net.lose = Box::new(|_, h, s| h == S && s.dst.ip != CLIENT_IP);
+        for i in 0..100 {
+            net.inject(S, spoofed_syn(i));
+        }
+        net.run_until(ms(100));
+        net.connect(1);
+        net.run_until(ms(20_000));
+        net
+    }
+
+    #[test]
+    fn syn_flood_without_cookies_locks_out_a_client_until_synack_retries_run_out() {
+        let net = syn_flood(SynCookies::Off);
+        let st = *net.hosts[S].stats();
+        assert_eq!(st.syn_queue_peak, 16);
+        // The half-open entries send SYN-ACKs at 0, 1 and 3 s and give up at 7 s; the
+        // client's SYNs at 0.1, 1.1 and 3.1 s are dropped, the one at 7.1 s gets in.
+        let timeouts: Vec<_> = net
+            .closes(S)
+            .into_iter()
+            .filter(|c| c.1 == CloseReason::HandshakeTimeout)
+            .collect();
+        assert_eq!(timeouts, [(ms(7000), CloseReason::HandshakeTimeout); 16]);
+        assert_eq!(st.syn_dropped_queue_full, 84 + 3);
+        assert_eq!(net.hosts[C].stats().retransmits.syn, 3);
+        assert_eq!(net.states(C)[1], (ms(7120), SynSent, Established));
+        assert_eq!(queue(&net.hosts[S]), (0, 0));
+        assert_eq!(net.hosts[S].connections(), 1);
+    }
+
+    #[test]
+    fn syn_flood_with_cookies_lets_a_client_in_at_once() {
+        let net = syn_flood(SynCookies::OnOverflow);
+        let st = *net.hosts[S].stats();
+        assert_eq!(st.syn_queue_peak, 16);
+        assert_eq!(st.syn_cookies_sent, 84 + 1);
+        assert_eq!(st.syn_dropped_queue_full, 0);
+        assert_eq!(net.hosts[C].stats().retransmits.syn, 0);
+        assert_eq!(net.states(C)[1], (ms(120), SynSent, Established));
+        let s = *net.incoming(S).last().unwrap();
+        assert_eq!(
+            conn_states(&net, S, s),
+            [
+                (ms(130), Listen, SynReceived),
+                (ms(130), SynReceived, Established)
+            ]
+        );
+        assert_eq!(st.syn_cookies_validated, 1);
+        assert_eq!(queue(&net.hosts[S]), (0, 0));
+    }
+
+    #[test]
+    fn manual_accept_queue_overflow_drops_the_final_ack_until_accept() {
+        let cfg = TcpConfig {
+            accept_backlog: 2,
+            ..zero_isn()
+        };
+        let mut net = Net::with_accept_mode(cfg, AcceptMode::Manual);
+        // Once accepted, the server closes when the client does.
+        net.app = Box::new(|host, h, now, ev| {
+            if let HostEvent::Conn {
+                conn,
+                event: Event::PeerFin,
+                ..
+            } = *ev
+            {
+                if h == S {
+                    host.close(now, conn);
+                }
+            }
+        });
+        let a = net.connect(1);
+        let b = net.connect(2);
+        net.run_until(ms(100));
+        assert_eq!(queue(&net.hosts[S]), (0, 2));
+        let inc = net.incoming(S);
+        // Unaccepted connections receive and acknowledge data; the application cannot use
+        // them yet.
+        net.hosts[C].send(ms(100), a, 100);
+        net.drain(C);
+        net.hosts[S].send(ms(100), inc[0], 10);
+        assert_eq!(net.hosts[S].stats().ignored_app_calls, 1);
+        net.run_until(ms(200));
+        assert_eq!(received(&net, S, inc[0]), 100);
+        // C and D arrive together. C's final ACK makes three waiting (accept_backlog + 1:
+        // Linux's `>`); D's is dropped and D stays in SYN-RECEIVED.
+        let c = net.connect(3);
+        let d = net.connect(4);
+        net.run_until(ms(300));
+        let inc = net.incoming(S);
+        assert_eq!(inc.len(), 4);
+        assert_eq!(queue(&net.hosts[S]), (1, 3));
+        assert_eq!(net.hosts[S].stats().accept_queue_overflows, 1);
+        assert_eq!(net.hosts[S].conn_state(inc[3]), Some(SynReceived));
+        assert_eq!(net.hosts[C].conn_state(d), Some(Established));
+        // The application takes the oldest at 500 ms.
+        net.run_until(ms(500));
+        assert_eq!(net.hosts[S].accept(PORT), Some(inc[0]));
+        assert_eq!(queue(&net.hosts[S]), (1, 2));
+        // D's SYN-ACK, retransmitted by its RTO at 1210 ms, draws the client's ACK, which
+        // now fits.
+        net.run_until(ms(1300));
+        assert!(net
+            .sent
+            .iter()
+            .any(|x| x.0 == ms(1210) && x.1 == S && x.2.flags == Flags::SYN | Flags::ACK));
+        assert_eq!(
+            conn_states(&net, S, inc[3]),
+            [
+                (ms(210), Listen, SynReceived),
+                (ms(1230), SynReceived, Established)
+            ]
+        );
+        assert_eq!(queue(&net.hosts[S]), (0, 3));
+        // Full again: a SYN is dropped now (sk_acceptq_is_full in tcp_conn_request).
+        let e = net.connect(5);
+        net.run_until(ms(1400));
+        assert_eq!(net.hosts[S].stats().accept_queue_overflows, 2);
+        assert_eq!(net.incoming(S).len(), 4);
+        // Accepted in arrival order; E's SYN, sent again at 2.3 s, then gets in.
+        assert_eq!(net.hosts[S].accept(PORT), Some(inc[1]));
+        assert_eq!(net.hosts[S].accept(PORT), Some(inc[2]));
+        assert_eq!(net.hosts[S].accept(PORT), Some(inc[3]));
+        assert_eq!(net.hosts[S].accept(PORT), None);
+        net.run_until(ms(3000));
+        assert_eq!(net.hosts[C].conn_state(e), Some(Established));
+        assert_eq!(queue(&net.hosts[S]), (0, 1));
+        assert_eq!(net.hosts[S].accept(PORT), Some(net.incoming(S)[4]));
+        for conn in [a, b, c, d, e] {
+            net.hosts[C].close(ms(3000), conn);
+        }
+        net.drain(C);
+        net.run();
+        assert_eq!(queue(&net.hosts[S]), (0, 0));
+        assert_eq!(net.hosts[S].stats().accept_queue_peak, 3);
+        assert_eq!(net.closes(S).len(), 5);
+        assert_eq!(net.hosts[C].connections() + net.hosts[S].connections(), 0);
+        assert_eq!(
+            net.hosts[C].stats().retransmits.data,
+            0,
+            "the 100 bytes were ACKed"
+        );
+    }
+
+    #[test]
+    fn a_connection_reset_while_waiting_leaves_the_accept_queue() {
+        let mut net = Net::with_accept_mode(zero_isn(), AcceptMode::Manual);
+        let a = net.connect(1);
+        net.connect(2);
+        net.run_until(ms(100));
+        assert_eq!(queue(&net.hosts[S]), (0, 2));
+        net.hosts[C].abort(ms(100), a);
+        net.drain(C);
+        net.run_until(ms(200));
+        let inc = net.incoming(S);
+        assert_eq!(net.closes(S), [(ms(110), CloseReason::Reset)]);
+        assert_eq!(queue(&net.hosts[S]), (0, 1));
+        // The reset one is skipped; the application gets the live one.
+        assert_eq!(net.hosts[S].accept(PORT), Some(inc[1]));
+        assert_eq!(net.hosts[S].accept(PORT), None);
+        assert_eq!(queue(&net.hosts[S]), (0, 0));
+        // Now it is the application's: close works.
+        net.hosts[S].close(ms(200), inc[1]);
+        assert_eq!(net.hosts[S].conn_state(inc[1]), Some(FinWait1));
+    }
+
+    #[test]
+    fn cookie_ack_finding_the_accept_queue_full_is_dropped_and_its_data_retried() {
+        let cfg = TcpConfig {
+            accept_backlog: 1,
+            syn_cookies: SynCookies::Always,
+            ..zero_isn()
+        };
+        let mut net = Net::with_accept_mode(cfg, AcceptMode::Manual);
+        net.app = Box::new(|host, h, now, ev| {
+            if let HostEvent::Conn {
+                conn,
+                event: Event::Connected,
+                ..
+            } = *ev
+            {
+                if h == C {
+                    host.send(now, conn, 100);
+                }
+            }
+        });
+        for i in 1..=3 {
+            net.connect(i);
+        }
+        net.run_until(ms(100));
+        // Three cookies; the first two ACKs fill the queue; the third client's ACK and its
+        // data segment right behind it both carry a valid cookie and are both dropped.
+        let st = *net.hosts[S].stats();
+        assert_eq!((st.syn_cookies_sent, st.syn_cookies_validated), (3, 4));
+        assert_eq!(st.accept_queue_overflows, 2);
+        assert_eq!(queue(&net.hosts[S]), (0, 2));
+        assert_eq!(net.hosts[S].connections(), 2);
+        // Its data, retransmitted at 220 ms, is dropped again (nothing accepted yet); at
+        // 620 ms it carries the same cookie into the room left by accept at 300 ms.
+        net.run_until(ms(300));
+        let first = net.hosts[S].accept(PORT).unwrap();
+        assert_eq!(first, net.incoming(S)[0]);
+        net.run_until(ms(1000));
+        let st = *net.hosts[S].stats();
+        assert_eq!(
+            (st.syn_cookies_validated, st.accept_queue_overflows),
+            (6, 3)
+        );
+        assert_eq!(queue(&net.hosts[S]), (0, 2));
+        let third = net.incoming(S)[2];
+        assert_eq!(
+            conn_states(&net, S, third)[1],
+            (ms(630), SynReceived, Established)
+        );
+        assert_eq!(received(&net, S, third), 100);
+    }
+}

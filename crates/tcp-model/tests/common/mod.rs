@@ -45,8 +45,13 @@ pub struct Net {
 impl Net {
     /// Client host and server host (listening on 80), 10 ms one-way delay, no app.
     pub fn new(cfg: TcpConfig) -> Net {
+        Net::with_accept_mode(cfg, AcceptMode::Immediate)
+    }
+
+    /// [`Net::new`] with the server's listener in `mode`.
+    pub fn with_accept_mode(cfg: TcpConfig, mode: AcceptMode) -> Net {
         let mut server = Host::new(SERVER_IP, cfg.clone(), 2);
-        server.listen(PORT).unwrap();
+        server.listen_with(PORT, mode).unwrap();
         Net {
             hosts: [Host::new(CLIENT_IP, cfg, 1), server],
             now: SimTime::ZERO,
@@ -155,6 +160,18 @@ impl Net {
             .into_iter()
             .filter_map(|(t, e)| match e {
                 Event::Closed { reason } => Some((t, reason)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The passive connections host `h` reported, in order (`HostEvent::Incoming`).
+    pub fn incoming(&self, h: usize) -> Vec<ConnId> {
+        self.events
+            .iter()
+            .filter(|e| e.1 == h)
+            .filter_map(|e| match e.2 {
+                HostEvent::Incoming { conn, .. } => Some(conn),
                 _ => None,
             })
             .collect()
