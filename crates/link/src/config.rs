@@ -99,6 +99,11 @@ pub struct LinkConfig {
     pub reorder_delay: SimDuration,
     /// Probability that a packet is delivered twice. Default 0.
     pub duplicate: f64,
+    /// How much later than the original a duplicate arrives (also for `duplicate` faults).
+    /// Default 0: at the same instant. A long one models the old duplicate that wandered in
+    /// the network (RFC 9293 §3.4.1): it is still dropped if its whole time in the network
+    /// exceeds `max_lifetime`.
+    pub duplicate_delay: SimDuration,
     /// Serialization rate; `None` (the default, or `"none"`) is an infinitely fast link.
     /// Packets are serialized FIFO, each starting when the previous one has finished.
     #[serde(with = "none_or")]
@@ -130,6 +135,7 @@ impl Default for LinkConfig {
             reorder: 0.0,
             reorder_delay: SimDuration::ZERO,
             duplicate: 0.0,
+            duplicate_delay: SimDuration::ZERO,
             bandwidth: None,
             queue_limit_packets: None,
             max_lifetime: Some(DEFAULT_MAX_LIFETIME),

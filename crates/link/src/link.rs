@@ -60,6 +60,9 @@ pub struct LinkStats {
     pub dropped_expired: u64,
     pub dropped_fault: u64,
     pub duplicated: u64,
+    /// Duplicates that would have outlived `max_lifetime` (their original was delivered;
+    /// not counted in `dropped()`, which counts offered packets).
+    pub duplicates_expired: u64,
     pub reordered: u64,
     pub delayed_fault: u64,
 }
@@ -248,7 +251,8 @@ impl Link {
     /// 4. Bernoulli loss, then burst loss: after serialization, because a packet lost in
     ///    the network still occupied the sender's wire;
     /// 5. delivery time = end of serialization + delay + jitter (+ reorder_delay if held back)
-    ///    (+ fault delay); a duplicate arrives at the same instant, after the original;
+    ///    (+ fault delay); a duplicate arrives `duplicate_delay` later (at the same instant,
+    ///    after the original, by default), unless that makes it outlive `max_lifetime`;
     /// 6. lifetime: dropped as expired if the time in the network (queueing + serialization
     ///    + all delays) exceeds `max_lifetime`.
     ///
@@ -369,13 +373,23 @@ impl Link {
             }
         }
 
-        let duplicate = fault_dup || hi(d_dup) < self.duplicate;
+        let mut duplicate = fault_dup || hi(d_dup) < self.duplicate;
+        let dup_delay = self.cfg.duplicate_delay;
+        if duplicate && !dup_delay.is_zero() {
+            if let Some(max) = self.cfg.max_lifetime {
+                if (departs - now) + in_network + dup_delay > max {
+                    // The copy outlives the network's maximum segment lifetime.
+                    self.stats.duplicates_expired += 1;
+                    duplicate = false;
+                }
+            }
+        }
         self.stats.duplicated += u64::from(duplicate);
         self.stats.reordered += u64::from(reordered);
         self.stats.delayed_fault += u64::from(!fault_delay.is_zero());
         Verdict::Deliver {
             at,
-            duplicate_at: duplicate.then_some(at),
+            duplicate_at: duplicate.then_some(at + dup_delay),
         }
     }
 

@@ -234,6 +234,39 @@ fn duplication_delivers_a_second_copy_at_the_same_instant() {
 }
 
 #[test]
+fn a_delayed_duplicate_wanders_until_max_lifetime() {
+    let cfg = LinkConfig {
+        duplicate: 1.0,
+        duplicate_delay: ms(30_000),
+        ..LinkConfig::default()
+    };
+    let mut l = link(cfg.clone());
+    assert_eq!(
+        l.transmit(at_ms(3), &pkt(0, ACK, 0)),
+        Verdict::Deliver {
+            at: at_ms(13),
+            duplicate_at: Some(at_ms(30_013))
+        }
+    );
+    // A network whose lifetime is shorter than the wander kills the copy, not the original.
+    let mut short = link(LinkConfig {
+        max_lifetime: Some(ms(20_000)),
+        ..cfg
+    });
+    assert_eq!(
+        short.transmit(at_ms(3), &pkt(0, ACK, 0)),
+        Verdict::Deliver {
+            at: at_ms(13),
+            duplicate_at: None
+        }
+    );
+    assert_eq!(
+        (short.stats().duplicates_expired, short.stats().duplicated),
+        (1, 0)
+    );
+}
+
+#[test]
 fn reorder_holds_packets_back_so_later_ones_overtake() {
     let mut always = link(LinkConfig {
         reorder: 1.0,
