@@ -3,9 +3,11 @@
 //! as CSV by [`output`]. [`engine::run_traced`] re-runs one of them and records one
 //! connection's every event ([`trace`]).
 
+pub mod capture;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod ladder;
 pub mod output;
 pub mod stats;
 pub mod trace;

@@ -182,7 +182,7 @@ fn side_name(s: Side) -> &'static str {
     }
 }
 
-fn other(s: Side) -> Side {
+pub(crate) fn other(s: Side) -> Side {
     match s {
         Side::Client => Side::Server,
         Side::Server => Side::Client,
@@ -197,7 +197,7 @@ fn direction(from: Side) -> &'static str {
 }
 
 /// `SYN_SENT`, `FIN_WAIT_1`: the CSV name in capitals, one word for column alignment.
-fn state_label(s: State) -> String {
+pub(crate) fn state_label(s: State) -> String {
     s.name().to_ascii_uppercase()
 }
 

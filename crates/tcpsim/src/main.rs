@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use experiment::config::value_text;
+use experiment::engine::Side;
 use experiment::output;
 use experiment::stats::Outcome;
 use experiment::{Experiment, ExperimentError, Overrides};
@@ -55,12 +56,19 @@ enum Command {
         /// The replication to re-run.
         #[arg(long, value_name = "R", default_value_t = 0)]
         replication: u32,
-        /// `text`: a readable timeline; `csv`: one row per event.
+        /// `text`: a readable timeline; `csv`: one row per event; `ladder`: a client/server
+        /// sequence diagram (≤ 100 columns).
         #[arg(long, value_enum, default_value_t = TraceFormat::Text)]
         format: TraceFormat,
         /// Write to FILE instead of stdout.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+        /// Also write the connection's packets to FILE as a pcap capture (Wireshark, tshark).
+        #[arg(long, value_name = "FILE")]
+        pcap: Option<PathBuf>,
+        /// The host the pcap capture is taken on: what it sends and what reaches it.
+        #[arg(long, value_enum, value_name = "SIDE", default_value_t = CaptureAt::Client, requires = "pcap")]
+        capture_at: CaptureAt,
     },
 }
 
@@ -68,6 +76,29 @@ enum Command {
 enum TraceFormat {
     Text,
     Csv,
+    Ladder,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CaptureAt {
+    Client,
+    Server,
+}
+
+impl CaptureAt {
+    fn side(self) -> Side {
+        match self {
+            CaptureAt::Client => Side::Client,
+            CaptureAt::Server => Side::Server,
+        }
+    }
+}
+
+/// Where `tcpsim trace` writes.
+struct TraceOutputs<'a> {
+    format: TraceFormat,
+    out: Option<&'a Path>,
+    pcap: Option<(&'a Path, CaptureAt)>,
 }
 
 /// A command-line value that is out of range for the experiment: exit status 2, like bad
@@ -118,7 +149,19 @@ fn main() -> ExitCode {
             replication,
             format,
             out,
-        } => trace(&exp, connection, point, replication, format, out.as_deref()),
+            pcap,
+            capture_at,
+        } => trace(
+            &exp,
+            connection,
+            point,
+            replication,
+            &TraceOutputs {
+                format,
+                out: out.as_deref(),
+                pcap: pcap.as_deref().map(|p| (p, capture_at)),
+            },
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -187,16 +230,76 @@ fn run(args: &ExpArgs, out: Option<PathBuf>, threads: usize) -> anyhow::Result<(
     Ok(())
 }
 
+/// A file `tcpsim trace` is to write must be creatable: checked before running, so that a
+/// typo in a path is bad input (exit 2, nothing run or written) rather than a failure after
+/// the run.
+fn check_output_path(flag: &str, path: &Path) -> Result<(), UsageError> {
+    if path.is_dir() {
+        return Err(UsageError(format!(
+            "{flag} {}: is a directory, expected a file name",
+            path.display()
+        )));
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !parent.is_dir() {
+        return Err(UsageError(format!(
+            "{flag} {}: directory {} does not exist",
+            path.display(),
+            parent.display()
+        )));
+    }
+    Ok(())
+}
+
+/// Writes `path` through a temporary name and a rename, like the result files: never half a
+/// file under the real name.
+fn write_atomically(
+    path: &Path,
+    what: &str,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let result = std::fs::File::create(&tmp)
+        .map_err(anyhow::Error::from)
+        .and_then(|f| {
+            let mut w = std::io::BufWriter::new(f);
+            write(&mut w)?;
+            w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
+            Ok(())
+        })
+        .and_then(|()| Ok(std::fs::rename(&tmp, path)?));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write the {what} to {}", path.display()))
+}
+
 fn trace(
     args: &ExpArgs,
     connection: u64,
     point: usize,
     replication: u32,
-    format: TraceFormat,
-    out: Option<&Path>,
+    outputs: &TraceOutputs<'_>,
 ) -> anyhow::Result<()> {
     let exp = args.load()?;
     let usage = |m: String| anyhow::Error::new(UsageError(m));
+    if let Some(path) = outputs.out {
+        check_output_path("--out", path)?;
+    }
+    if let Some((path, _)) = outputs.pcap {
+        check_output_path("--pcap", path)?;
+        if outputs.out == Some(path) {
+            return Err(usage(format!(
+                "--out and --pcap are both {}: give them different files",
+                path.display()
+            )));
+        }
+    }
     let Some(p) = exp.points.get(point) else {
         return Err(usage(format!(
             "--point {point} is out of range: experiment `{}` has {} sweep point(s), numbered from 0",
@@ -219,21 +322,20 @@ fn trace(
     }
     let (_, trace) =
         experiment::engine::run_traced(&p.config, exp.seed, point, replication, connection)?;
+    if let Some((path, at)) = outputs.pcap {
+        write_atomically(path, "pcap capture", |w| {
+            experiment::capture::write_pcap(&trace, at.side(), w)?;
+            Ok(())
+        })?;
+    }
     let mut buf = Vec::new();
-    match format {
+    match outputs.format {
         TraceFormat::Text => trace.write_text(&mut buf)?,
         TraceFormat::Csv => trace.write_csv(&mut buf)?,
+        TraceFormat::Ladder => experiment::ladder::write_ladder(&trace, &mut buf)?,
     }
-    match out {
-        Some(path) => {
-            // Written to a temporary name and renamed, like the result files: never half a file.
-            let mut tmp = path.as_os_str().to_owned();
-            tmp.push(".tmp");
-            let tmp = PathBuf::from(tmp);
-            std::fs::write(&tmp, &buf)
-                .and_then(|()| std::fs::rename(&tmp, path))
-                .with_context(|| format!("cannot write the trace to {}", path.display()))?;
-        }
+    match outputs.out {
+        Some(path) => write_atomically(path, "trace", |w| Ok(w.write_all(&buf)?))?,
         None => {
             let mut stdout = std::io::stdout().lock();
             match stdout.write_all(&buf).and_then(|()| stdout.flush()) {

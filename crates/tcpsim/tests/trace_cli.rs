@@ -152,3 +152,156 @@ fn out_of_range_choices_exit_2_with_a_message() {
     let out = tcpsim(&["trace", "experiments/basic.toml"]);
     assert_eq!(out.status.code(), Some(2), "--connection is required");
 }
+
+#[test]
+fn ladder_format_draws_the_lifecycle_within_100_columns() {
+    let args = [
+        "trace",
+        "experiments/basic.toml",
+        "--connection",
+        "3",
+        "--format",
+        "ladder",
+    ];
+    let text = ok(&args);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].trim_start().starts_with("time ms  client") && lines[0].ends_with("server"),
+        "{text}"
+    );
+    assert!(lines[1].contains("| CLOSED") && lines[1].ends_with("| LISTEN"));
+    for l in &lines {
+        assert!(l.len() <= 100 && l.is_ascii(), "{l:?}");
+    }
+    let syn = lines
+        .iter()
+        .find(|l| l.contains(" SYN seq=0 mss=1460 "))
+        .unwrap();
+    assert!(
+        syn.contains("|---") && syn.contains("-->| arrives "),
+        "{syn}"
+    );
+    assert!(
+        text.contains("|<") && text.contains(" SYN|ACK seq=0 ack=1 mss=1460 "),
+        "{text}"
+    );
+    assert!(
+        lines
+            .last()
+            .unwrap()
+            .ends_with("| TIME_WAIT -> CLOSED (2MSL timer) closed: normal        |"),
+        "{text}"
+    );
+    assert_eq!(text, ok(&args), "byte-identical");
+}
+
+/// The pcap records' (timestamp ns, TCP flags byte), read with a minimal parser.
+fn pcap_records(file: &[u8]) -> Vec<(u64, u8)> {
+    let le = |at: usize| u32::from_le_bytes(file[at..at + 4].try_into().unwrap());
+    assert_eq!(le(0), 0xa1b2_3c4d, "pcap with nanosecond timestamps");
+    let mut at = 24;
+    let mut out = Vec::new();
+    while at < file.len() {
+        let ts = u64::from(le(at)) * 1_000_000_000 + u64::from(le(at + 4));
+        let caplen = le(at + 8) as usize;
+        // LINKTYPE_RAW: IPv4 header (20 bytes), then TCP; flags are TCP byte 13.
+        out.push((ts, file[at + 16 + 20 + 13]));
+        at += 16 + caplen;
+    }
+    assert_eq!(at, file.len());
+    out
+}
+
+#[test]
+fn pcap_is_written_alongside_the_other_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("c3.pcap");
+    let csv_path = dir.path().join("c3.csv");
+    let (p, c) = (pcap.to_str().unwrap(), csv_path.to_str().unwrap());
+    let base = ["trace", "experiments/basic.toml", "--connection", "3"];
+    let mut args = base.to_vec();
+    args.extend(["--format", "csv", "--out", c, "--pcap", p]);
+    assert_eq!(ok(&args), "", "nothing on stdout");
+    let bytes = std::fs::read(&pcap).unwrap();
+    let recs = pcap_records(&bytes);
+    // A capture on the client: its sends at their send time, deliveries at arrival.
+    let csv_bytes = std::fs::read(&csv_path).unwrap();
+    let mut r = csv::Reader::from_reader(csv_bytes.as_slice());
+    let want: Vec<(u64, String)> = r
+        .records()
+        .map(|x| x.unwrap())
+        .filter(|row| &row[1] == "client" && (&row[2] == "send" || &row[2] == "deliver"))
+        .map(|row| (row[0].parse().unwrap(), row[4].to_string()))
+        .collect();
+    let flag_names = |f: u8| {
+        let names: Vec<&str> = [
+            (0x02, "SYN"),
+            (0x04, "RST"),
+            (0x01, "FIN"),
+            (0x08, "PSH"),
+            (0x10, "ACK"),
+        ]
+        .iter()
+        .filter(|(b, _)| f & b != 0)
+        .map(|(_, n)| *n)
+        .collect();
+        names.join("|")
+    };
+    let got: Vec<(u64, String)> = recs.iter().map(|&(t, f)| (t, flag_names(f))).collect();
+    assert_eq!(got, want);
+    assert_eq!(
+        got[..3].iter().map(|g| g.1.as_str()).collect::<Vec<_>>(),
+        ["SYN", "SYN|ACK", "ACK"]
+    );
+    assert!(!dir.path().join("c3.pcap.tmp").exists());
+    // Same run, same bytes; the server's capture is another file.
+    ok(&args);
+    assert_eq!(bytes, std::fs::read(&pcap).unwrap());
+    let mut server = base.to_vec();
+    server.extend(["--pcap", p, "--capture-at", "server"]);
+    let text = ok(&server);
+    assert!(
+        text.contains("SYN_SENT     --> SYN seq=0"),
+        "text still on stdout"
+    );
+    let srecs = pcap_records(&std::fs::read(&pcap).unwrap());
+    assert_eq!(srecs.len(), recs.len());
+    assert!(
+        srecs[0].0 > recs[0].0,
+        "the server sees the SYN one delay later"
+    );
+}
+
+#[test]
+fn bad_output_paths_exit_2_before_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no/such/dir/x.pcap");
+    let out = dir.path().join("trace.txt");
+    let (m, o, d) = (
+        missing.to_str().unwrap(),
+        out.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+    );
+    let base = ["trace", "experiments/basic.toml", "--connection", "0"];
+    for (extra, needle) in [
+        (vec!["--pcap", m], "does not exist"),
+        (vec!["--out", o, "--pcap", m], "does not exist"),
+        (vec!["--pcap", d], "is a directory"),
+        (vec!["--out", m], "does not exist"),
+        (vec!["--out", o, "--pcap", o], "give them different files"),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(&extra);
+        let r = tcpsim(&args);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(err.contains("--pcap") || err.contains("--out"), "{err}");
+        assert!(r.stdout.is_empty());
+        assert!(!out.exists(), "nothing written");
+    }
+    // --capture-at means nothing without --pcap.
+    let mut args = base.to_vec();
+    args.extend(["--capture-at", "server"]);
+    assert_eq!(tcpsim(&args).status.code(), Some(2));
+}
