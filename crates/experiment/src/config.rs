@@ -103,6 +103,14 @@ pub struct WorkloadConfig {
     pub close_first: CloseFirst,
     /// Request/response exchanges per connection (connection pooling when > 1).
     pub requests_per_connection: u32,
+    /// The client shuts its sending side (close) right after its last request, and the
+    /// server, in CLOSE-WAIT, still sends every response owed: the half-close of RFC 9293
+    /// §3.6, with the client receiving and ACKing data in FIN-WAIT-2.
+    pub half_close: bool,
+    /// Whether the server application closes when it reads end-of-file (the client's FIN)
+    /// and owes nothing more. `false` models an application that never calls close(): the
+    /// server stays in CLOSE-WAIT and the client in FIN-WAIT-2 until `fin_timeout`.
+    pub server_close_on_eof: bool,
     /// The server's listening port.
     pub server_port: u16,
     /// The server listens on `server_ports` consecutive ports from `server_port`, and
@@ -125,6 +133,8 @@ impl Default for WorkloadConfig {
             think_time: SimDuration::ZERO,
             close_first: CloseFirst::Client,
             requests_per_connection: 1,
+            half_close: false,
+            server_close_on_eof: true,
             server_port: 80,
             server_ports: 1,
         }
@@ -137,6 +147,26 @@ impl Default for WorkloadConfig {
 pub struct OutputConfig {
     /// Also write `connections.csv`, one row per connection.
     pub connections: bool,
+    /// Also write `timeseries.csv`: every this much simulated time, the connections in each
+    /// state on each host and the segments sent and dropped in the interval. Default none.
+    pub timeseries: Option<SimDuration>,
+}
+
+/// Upper bound on `timeseries.csv` rows per run (a limit on everything).
+pub const MAX_TIMESERIES_ROWS: u64 = 1_000_000;
+
+/// The `[flood]` table: a SYN flood from spoofed addresses toward the server's first port.
+/// The SYNs come from addresses in 198.18.0.0/15 (RFC 2544's benchmarking range) that never
+/// answer, so each one leaves a half-open connection on the server (or a SYN cookie).
+#[derive(Clone, Debug, PartialEq, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FloodConfig {
+    /// Spoofed SYNs per simulated second, evenly spaced; 0 (the default) is no flood.
+    pub rate: f64,
+    /// When the flood starts.
+    pub start: SimDuration,
+    /// How long it lasts.
+    pub duration: SimDuration,
 }
 
 /// One link direction's configuration after `[link]` and `[link.<direction>]` are merged.
@@ -161,6 +191,7 @@ pub struct RunConfig {
     pub tcp: Hosts,
     pub workload: WorkloadConfig,
     pub output: OutputConfig,
+    pub flood: FloodConfig,
     pub fault: Vec<Fault>,
 }
 
@@ -205,6 +236,8 @@ pub struct Experiment {
     pub points: Vec<SweepPoint>,
     /// The overrides given on the command line, for run.json.
     pub overrides: Vec<String>,
+    /// The figures `tcpsim plot` draws from the results (`[[plot]]`).
+    pub plots: Vec<plot::PlotSpec>,
 }
 
 impl Experiment {
@@ -281,6 +314,10 @@ pub fn parse(
         override_list.push(format!("experiment.seed={seed}"));
     }
 
+    let plots: Vec<plot::PlotSpec> = match table.remove("plot") {
+        None => Vec::new(),
+        Some(v) => de(path, "plot", &v)?,
+    };
     let sweep = match table.remove("sweep") {
         None => Vec::new(),
         Some(Value::Table(t)) => flatten_sweep(&t, "").map_err(|(k, m)| err(&k, m))?,
@@ -388,7 +425,7 @@ pub fn parse(
             format!("{runs} runs (points × replications) is more than the limit of {MAX_RUNS}"),
         ));
     }
-    Ok(Experiment {
+    Experiment {
         path: path.to_path_buf(),
         name: first.experiment.name.clone(),
         seed: first.experiment.seed,
@@ -396,7 +433,87 @@ pub fn parse(
         sweep_keys: sweep.into_iter().map(|(k, _)| k).collect(),
         points,
         overrides: override_list,
-    })
+        plots,
+    }
+    .with_checked_plots()
+}
+
+impl Experiment {
+    /// The columns of each result file this experiment writes, for `[[plot]]` checks.
+    pub fn columns(&self, file: plot::ResultFile) -> Option<Vec<String>> {
+        let mut cols: Vec<String> = vec!["point".into()];
+        cols.extend(self.sweep_keys.iter().cloned());
+        match file {
+            plot::ResultFile::Summary => {
+                cols.extend(
+                    crate::stats::RunSummary::header()
+                        .iter()
+                        .map(|s| s.to_string()),
+                );
+            }
+            plot::ResultFile::Connections => {
+                if !self.points.iter().any(|p| p.config.output.connections) {
+                    return None;
+                }
+                cols.push("replication".into());
+                cols.extend(crate::stats::CONN_HEADER.iter().map(|s| s.to_string()));
+            }
+            plot::ResultFile::Timeseries => {
+                if !self
+                    .points
+                    .iter()
+                    .any(|p| p.config.output.timeseries.is_some())
+                {
+                    return None;
+                }
+                cols.push("replication".into());
+                cols.extend(crate::timeseries::header());
+            }
+        }
+        Some(cols)
+    }
+
+    fn with_checked_plots(self) -> Result<Experiment, ExperimentError> {
+        let invalid = |i: usize, key: &str, message: String| ExperimentError::Invalid {
+            path: self.path.clone(),
+            key: format!("plot[{i}].{key}"),
+            message,
+        };
+        for (i, spec) in self.plots.iter().enumerate() {
+            if self.plots[..i].iter().any(|p| p.name == spec.name) {
+                return Err(invalid(
+                    i,
+                    "name",
+                    format!("`{}` is used by an earlier plot", spec.name),
+                ));
+            }
+            let Some(cols) = self.columns(spec.file) else {
+                return Err(invalid(
+                    i,
+                    "file",
+                    format!(
+                        "`{}` is not written by this experiment: set [output] {} first",
+                        spec.file.file_name(),
+                        match spec.file {
+                            plot::ResultFile::Connections => "connections = true",
+                            _ => "timeseries = \"100ms\" (an interval)",
+                        }
+                    ),
+                ));
+            };
+            let cols: Vec<&str> = cols.iter().map(String::as_str).collect();
+            plot::validate(spec, &cols).map_err(|e| {
+                let key = match &e {
+                    plot::PlotError::InvalidName { .. } => "name".to_string(),
+                    plot::PlotError::YCount { .. } => "y".to_string(),
+                    plot::PlotError::UnknownColumn { key, .. } => key.clone(),
+                    _ => "x".to_string(),
+                };
+                invalid(i, &key, e.to_string())
+            })?;
+        }
+        Ok(self)
+    }
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -405,8 +522,10 @@ const TOP_KEYS: &[&str] = &[
     "tcp",
     "workload",
     "output",
+    "flood",
     "fault",
     "sweep",
+    "plot",
 ];
 
 fn check_key(key: &str) -> Result<(), String> {
@@ -583,6 +702,36 @@ fn resolve(path: &Path, t: &Table) -> Result<RunConfig, ExperimentError> {
         Some(v) => de(path, "output", v)?,
         None => OutputConfig::default(),
     };
+    if let Some(iv) = output.timeseries {
+        if iv < SimDuration::from_micros(1) {
+            return Err(invalid(
+                "output.timeseries".into(),
+                "must be an interval of at least 1us, e.g. \"100ms\"".into(),
+            ));
+        }
+        let rows = experiment.max_sim_time.as_nanos() / iv.as_nanos();
+        if rows > MAX_TIMESERIES_ROWS {
+            return Err(invalid(
+                "output.timeseries".into(),
+                format!(
+                    "would write {rows} rows per run (experiment.max_sim_time / interval); the limit is {MAX_TIMESERIES_ROWS}: use a longer interval or a shorter max_sim_time"
+                ),
+            ));
+        }
+    }
+    let flood: FloodConfig = match t.get("flood") {
+        Some(v) => de(path, "flood", v)?,
+        None => FloodConfig::default(),
+    };
+    if !(flood.rate.is_finite() && (0.0..=1e8).contains(&flood.rate)) {
+        return Err(invalid(
+            "flood.rate".into(),
+            format!(
+                "must be spoofed SYNs per second in [0, 1e8], got {}",
+                flood.rate
+            ),
+        ));
+    }
     let fault: Vec<Fault> = match t.get("fault") {
         Some(v) => de(path, "fault", v)?,
         None => Vec::new(),
@@ -611,6 +760,7 @@ fn resolve(path: &Path, t: &Table) -> Result<RunConfig, ExperimentError> {
         tcp: Hosts { client, server },
         workload,
         output,
+        flood,
         fault,
     })
 }

@@ -16,7 +16,11 @@ use tcp_model::{
 
 use crate::config::{Arrival, CloseFirst, RunConfig};
 use crate::stats::{ConnRow, Outcome, RunSummary, ServerOutcome};
+use crate::timeseries::{self, Sample};
 use crate::trace::{AppCall, Cause, Trace, Tracer};
+
+/// The incarnation flood SYNs carry: no workload connection has it (ids are below 2^31).
+const FLOOD_INCARNATION: u32 = u32::MAX - 1;
 
 /// 10.0.0.1 and 10.0.0.2: addresses appear in traces and pcaps, so make them look real.
 pub const CLIENT_IP: u32 = 0x0a00_0001;
@@ -67,6 +71,12 @@ enum Ev {
     Respond {
         id: u32,
     },
+    /// Take a `timeseries.csv` sample.
+    Sample,
+    /// Spoofed SYN number `k` of the `[flood]`.
+    Flood {
+        k: u64,
+    },
 }
 
 /// Segments in flight toward one side, in arrival order. On a link with a fixed delay every
@@ -111,6 +121,8 @@ impl StopReason {
 pub struct RunOutput {
     pub summary: RunSummary,
     pub connections: Vec<ConnRow>,
+    /// `timeseries.csv` samples, when asked for.
+    pub timeseries: Vec<Sample>,
 }
 
 /// A run failed in a way that is not a simulation outcome (a limit of the engine itself).
@@ -187,6 +199,9 @@ struct Engine<'a> {
     /// Per side, by [`TimerToken::slot`]: the wake-up queued for that live connection.
     timers: [Vec<Option<PendingTimer>>; 2],
     finished: u64,
+    samples: Vec<Sample>,
+    /// Link packets / drops at the previous sample.
+    sampled: (u64, u64),
     summary: RunSummary,
     rows: Vec<ConnRow>,
     keep_rows: bool,
@@ -324,6 +339,8 @@ fn run_with(
         lanes: Default::default(),
         timers: Default::default(),
         finished: 0,
+        samples: Vec::new(),
+        sampled: (0, 0),
         summary: RunSummary::new(seed, replication, cfg.workload.connections),
         rows: Vec::new(),
         keep_rows: cfg.output.connections,
@@ -331,6 +348,12 @@ fn run_with(
     };
     let first = e.arrival_time(0, SimTime::ZERO);
     e.schedule(first, Ev::Arrival { id: 0 })?;
+    if cfg.output.timeseries.is_some() {
+        e.schedule(SimTime::ZERO, Ev::Sample)?;
+    }
+    if cfg.flood.rate > 0.0 && !cfg.flood.duration.is_zero() {
+        e.schedule(SimTime::ZERO + cfg.flood.start, Ev::Flood { k: 0 })?;
+    }
     let stop = e.main_loop()?;
     Ok(e.finish(stop))
 }
@@ -409,7 +432,7 @@ impl Engine<'_> {
                     Ev::Deliver { to, seg } => t.deliver(now, *to, seg),
                     Ev::Timer { host, .. } => t.timer(*host),
                     // Its calls are traced one by one (`app`).
-                    Ev::Respond { .. } => t.begin(None),
+                    Ev::Respond { .. } | Ev::Sample | Ev::Flood { .. } => t.begin(None),
                     Ev::Lane { .. } => unreachable!("resolved above"),
                 }
             }
@@ -432,10 +455,57 @@ impl Engine<'_> {
                     token,
                 } => self.server.handle_timeout(now, token),
                 Ev::Respond { id } => self.respond(now, id),
+                Ev::Sample => self.sample(now)?,
+                Ev::Flood { k } => self.flood(now, k)?,
                 Ev::Lane { .. } => unreachable!("resolved above"),
             }
             self.drain(now)?;
         }
+    }
+
+    fn sample(&mut self, now: SimTime) -> Result<(), RunError> {
+        let (a, b) = (self.c2s.stats(), self.s2c.stats());
+        let (sent, dropped) = (a.packets + b.packets, a.dropped() + b.dropped());
+        self.samples.push(Sample {
+            time_ns: now.as_nanos(),
+            in_state: [
+                timeseries::pick(&self.client.stats().in_state),
+                timeseries::pick(&self.server.stats().in_state),
+            ],
+            segments_sent: sent - self.sampled.0,
+            segments_dropped: dropped - self.sampled.1,
+        });
+        self.sampled = (sent, dropped);
+        if let Some(iv) = self.cfg.output.timeseries {
+            self.schedule(now + iv, Ev::Sample)?;
+        }
+        Ok(())
+    }
+
+    /// Sends spoofed SYN `k` and schedules the next. Addresses and numbers are a function of
+    /// `k`, so the flood draws nothing from any random stream.
+    fn flood(&mut self, now: SimTime, k: u64) -> Result<(), RunError> {
+        let f = &self.cfg.flood;
+        let next = f.start + SimDuration::from_nanos(((k + 1) as f64 * 1e9 / f.rate) as u64);
+        if next < f.start + f.duration {
+            self.schedule(SimTime::ZERO + next, Ev::Flood { k: k + 1 })?;
+        }
+        let syn = Segment {
+            src: Addr {
+                ip: 0xc612_0000 | (k % (1 << 17)) as u32,
+                port: 1024 + ((k >> 17) % 64_000) as u16,
+            },
+            dst: self.server_addr,
+            seq: tcp_model::SeqNum((k as u32).wrapping_mul(0x9e37_79b9)),
+            ack: tcp_model::SeqNum(0),
+            flags: tcp_model::Flags::SYN,
+            window: 65535,
+            mss: 1460,
+            payload_len: 0,
+            incarnation: FLOOD_INCARNATION,
+        };
+        self.summary.flood_syns += 1;
+        self.transmit(now, Side::Client, syn)
     }
 
     fn on_arrival(&mut self, now: SimTime, id: u32) -> Result<(), RunError> {
@@ -595,6 +665,8 @@ impl Engine<'_> {
                     Some(rec) if rec.server.is_none() && tag <= u32::MAX as u64 => {
                         rec.server = Some(conn)
                     }
+                    // The flood's half-open connections are counted as such.
+                    _ if tag == FLOOD_INCARNATION as u64 => {}
                     // A SYN from an older incarnation (or a duplicate) opened a connection no
                     // workload connection owns: counted, and left to time out on its own.
                     _ => self.summary.ghost_connections += 1,
@@ -727,11 +799,12 @@ impl Engine<'_> {
     /// The client sends its next request, or closes when all exchanges are done.
     fn next_request(&mut self, now: SimTime, id: u32) {
         let w = &self.cfg.workload;
-        let (req_bytes, resp_bytes, total, close_first) = (
+        let (req_bytes, resp_bytes, total, close_first, half_close) = (
             w.request_bytes,
             w.response_bytes,
             w.requests_per_connection,
             w.close_first,
+            w.half_close,
         );
         let rec = self.rec(id);
         if rec.requests_sent < total {
@@ -743,6 +816,11 @@ impl Engine<'_> {
             }
             if req_bytes > 0 {
                 self.app(now, Side::Client, id, conn, AppOp::Send(req_bytes));
+            }
+            if half_close && rec_last(self.rec(id), total) {
+                // Shut the sending side: the FIN follows the last request, and the
+                // responses arrive in FIN-WAIT-2.
+                self.client_close(now, id);
             }
             if resp_bytes == 0 {
                 self.next_request(now, id);
@@ -832,11 +910,14 @@ impl Engine<'_> {
             }
             Event::PeerFin => {
                 let total = self.cfg.workload.requests_per_connection;
+                let close_on_eof = self.cfg.workload.server_close_on_eof;
                 let rec = self.rec(id);
                 rec.server_peer_fin = true;
                 // EOF: close once every response owed has been sent (half-close keeps
                 // the server sending after the client's FIN).
-                if rec.responses_sent >= rec.requests_received.min(total) && !rec.server_app_closed
+                if close_on_eof
+                    && rec.responses_sent >= rec.requests_received.min(total)
+                    && !rec.server_app_closed
                 {
                     self.server_close(now, id);
                 }
@@ -891,7 +972,8 @@ impl Engine<'_> {
         if bytes > 0 {
             self.app(now, Side::Server, id, conn, AppOp::Send(bytes));
         }
-        if last && (close_first == CloseFirst::Server || peer_fin) {
+        let on_eof = peer_fin && self.cfg.workload.server_close_on_eof;
+        if last && (close_first == CloseFirst::Server || on_eof) {
             self.server_close(now, id);
         }
     }
@@ -1001,6 +1083,33 @@ impl Engine<'_> {
         s.time_wait_peak_client = c.time_wait_peak;
         s.time_wait_peak_server = v.time_wait_peak;
         s.rst_sent = c.rst_sent + v.rst_sent;
+        s.listen = [
+            v.syn_dropped_queue_full + v.syn_dropped_syn_backlog,
+            v.syn_cookies_sent,
+            v.syn_cookies_validated,
+            v.accept_queue_overflows,
+        ];
+        let w = &self.cfg.workload;
+        let closer = match w.close_first {
+            CloseFirst::Server => &self.cfg.tcp.server,
+            _ => &self.cfg.tcp.client,
+        };
+        let tw_s = closer.time_wait().as_nanos() as f64 / 1e9;
+        let tuples = self.cfg.tcp.client.ephemeral_count() as f64 * w.server_ports as f64;
+        s.port_limit_per_s = if tw_s > 0.0 {
+            tuples / tw_s
+        } else {
+            f64::INFINITY
+        };
+        s.time_wait_little = match w.arrival {
+            Arrival::Burst => w.connections as f64,
+            _ => (w.rate * tw_s).min(w.connections as f64),
+        };
+        if w.arrival != Arrival::Burst {
+            let span_s = w.connections as f64 / w.rate;
+            s.completed_per_s = s.count(Outcome::Completed) as f64 / span_s;
+            s.request_rate = w.rate * w.requests_per_connection as f64;
+        }
         s.time_wait_killed =
             c.closed.get(CloseReason::TimeWaitKilled) + v.closed.get(CloseReason::TimeWaitKilled);
         s.stale_accepted = [
@@ -1021,10 +1130,16 @@ impl Engine<'_> {
             RunOutput {
                 summary: self.summary,
                 connections: self.rows,
+                timeseries: self.samples,
             },
             self.tracer,
         )
     }
+}
+
+/// Has the client sent its last request?
+fn rec_last(rec: &Rec, total: u32) -> bool {
+    rec.requests_sent == total
 }
 
 fn rtx_index(kind: RtxKind) -> usize {

@@ -10,6 +10,7 @@ pub mod error;
 pub mod ladder;
 pub mod output;
 pub mod stats;
+pub mod timeseries;
 pub mod trace;
 
 pub use config::{load, parse, Experiment, Overrides, RunConfig};

@@ -133,6 +133,35 @@ pub fn connections_csv(results: &Results) -> Option<Vec<u8>> {
     Some(w.into_inner().expect("flushing memory"))
 }
 
+/// `timeseries.csv`: the samples of the points that asked for them.
+pub fn timeseries_csv(exp: &Experiment, results: &Results) -> Option<Vec<u8>> {
+    if results.runs.iter().all(|r| r.output.timeseries.is_empty()) {
+        return None;
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut header: Vec<String> = vec!["point".into()];
+    header.extend(exp.sweep_keys.iter().cloned());
+    header.push("replication".into());
+    header.extend(crate::timeseries::header());
+    w.write_record(&header).expect("writing to memory");
+    for r in &results.runs {
+        let mut prefix = vec![r.point.to_string()];
+        prefix.extend(
+            exp.points[r.point]
+                .assignments
+                .iter()
+                .map(|a| value_text(&a.value)),
+        );
+        prefix.push(r.replication.to_string());
+        for s in &r.output.timeseries {
+            let mut rec = prefix.clone();
+            rec.extend(s.record());
+            w.write_record(&rec).expect("writing to memory");
+        }
+    }
+    Some(w.into_inner().expect("flushing memory"))
+}
+
 #[derive(Serialize)]
 struct RunJson<'a> {
     tool: &'static str,
@@ -213,11 +242,28 @@ pub fn write_all(
     results: &Results,
 ) -> Result<Vec<PathBuf>, ExperimentError> {
     let mut files = vec![("summary.csv", summary_csv(exp, results))];
-    if let Some(c) = connections_csv(results) {
-        files.push(("connections.csv", c));
+    let mut absent = Vec::new();
+    match connections_csv(results) {
+        Some(c) => files.push(("connections.csv", c)),
+        None => absent.push("connections.csv"),
+    }
+    match timeseries_csv(exp, results) {
+        Some(c) => files.push(("timeseries.csv", c)),
+        None => absent.push("timeseries.csv"),
     }
     files.push(("run.json", run_json(exp, results)));
-    write_files(dir, &files)
+    let written = write_files(dir, &files)?;
+    // A file an earlier run wrote here and this one did not would be read as this run's.
+    for name in absent {
+        let path = dir.join(name);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(ExperimentError::Write { path, source: e })
+            }
+            _ => {}
+        }
+    }
+    Ok(written)
 }
 
 /// Writes each (name, bytes) to `dir/name` via a temporary file and a rename.

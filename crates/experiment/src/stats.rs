@@ -155,6 +155,20 @@ pub struct RunSummary {
     /// Segments of an older incarnation accepted, by kind: SYN, ACK, data, FIN, RST.
     pub stale_accepted: [u64; 5],
     pub ghost_connections: u64,
+    /// Spoofed SYNs sent by `[flood]`.
+    pub flood_syns: u64,
+    /// Server listen queue: SYNs dropped (queue full or last quarter of syn_backlog), SYN
+    /// cookies sent, cookies validated, accept queue overflows.
+    pub listen: [u64; 4],
+    /// Analytic limits for the plots: ephemeral 4-tuples ÷ the active closer's TIME-WAIT
+    /// (the most connections per second that can run without reusing a 4-tuple in
+    /// TIME-WAIT), and Little's law, arrival rate × TIME-WAIT (capped by the connections).
+    pub port_limit_per_s: f64,
+    pub time_wait_little: f64,
+    /// Completed connections per second of the arrival period (connections ÷ rate), and the
+    /// request rate offered (arrival rate × requests per connection).
+    pub completed_per_s: f64,
+    pub request_rate: f64,
     pub segments_c2s: u64,
     pub segments_s2c: u64,
     pub dropped_c2s: u64,
@@ -261,6 +275,12 @@ impl RunSummary {
             rst_sent: 0,
             stale_accepted: [0; 5],
             ghost_connections: 0,
+            flood_syns: 0,
+            listen: [0; 4],
+            port_limit_per_s: 0.0,
+            time_wait_little: 0.0,
+            completed_per_s: 0.0,
+            request_rate: 0.0,
             segments_c2s: 0,
             segments_s2c: 0,
             dropped_c2s: 0,
@@ -337,6 +357,11 @@ impl RunSummary {
             "stale_fin",
             "stale_rst",
             "ghost_connections",
+            "flood_syns",
+            "syn_dropped",
+            "syn_cookies_sent",
+            "syn_cookies_validated",
+            "accept_overflows",
             "segments_sent",
             "segments_dropped",
             "segments_c2s",
@@ -345,6 +370,10 @@ impl RunSummary {
             "dropped_s2c",
             "events",
             "sim_end_s",
+            "port_limit_per_s",
+            "time_wait_little",
+            "completed_per_s",
+            "request_rate",
             "stop",
         ]);
         h
@@ -383,6 +412,11 @@ impl RunSummary {
         r.extend(self.stale_accepted.iter().map(|c| c.to_string()));
         for v in [
             self.ghost_connections,
+            self.flood_syns,
+            self.listen[0],
+            self.listen[1],
+            self.listen[2],
+            self.listen[3],
             self.segments_c2s + self.segments_s2c,
             self.dropped_c2s + self.dropped_s2c,
             self.segments_c2s,
@@ -394,6 +428,10 @@ impl RunSummary {
             r.push(v.to_string());
         }
         r.push(format!("{:.9}", self.sim_end_ns as f64 / 1e9));
+        r.push(format!("{:.3}", self.port_limit_per_s));
+        r.push(format!("{:.3}", self.time_wait_little));
+        r.push(format!("{:.3}", self.completed_per_s));
+        r.push(format!("{:.3}", self.request_rate));
         r.push(self.stop.as_str().to_string());
         r
     }

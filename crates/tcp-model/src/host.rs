@@ -197,6 +197,10 @@ pub struct HostStats {
     pub syn_queue_peak: u64,
     /// Most unaccepted connections ever waiting at one listener.
     pub accept_queue_peak: u64,
+    /// Connections in each state now, indexed by `State as usize` (TIME-WAIT records
+    /// included). CLOSED and LISTEN count transitions through them, not connections: read
+    /// them as meaningless.
+    pub in_state: [u64; 11],
 }
 
 /// In `Slot::lq`: the connection is counted in its listener's SYN queue.
@@ -253,7 +257,14 @@ impl Sink for HostSink<'_> {
             Event::StaleAccepted { kind } => self.stats.stale_accepted.add(kind),
             Event::Closed { reason } => self.stats.closed.add(reason),
             Event::Connected => self.stats.established += 1,
-            Event::StateChanged { to, .. } if self.state_mask & 1 << to as u16 == 0 => return,
+            Event::StateChanged { from, to } => {
+                let n = &mut self.stats.in_state;
+                n[from as usize] = n[from as usize].saturating_sub(1);
+                n[to as usize] += 1;
+                if self.state_mask & 1 << to as u16 == 0 {
+                    return;
+                }
+            }
             _ => {}
         }
         self.events.push_back(HostEvent::Conn {

@@ -37,6 +37,32 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 0)]
         threads: usize,
     },
+    /// Draw the figures an experiment declares ([[plot]]) from its results, as SVG and PNG
+    /// next to the CSV files.
+    Plot {
+        /// The experiment file, or a results directory (its run.json names the file).
+        target: PathBuf,
+        /// The results directory to read and write (default: results/<experiment name>, or
+        /// TARGET itself when it is a directory).
+        #[arg(long, value_name = "DIR")]
+        results: Option<PathBuf>,
+    },
+    /// Re-run every experiment in a directory (default: experiments/, except the bench-*
+    /// speed workloads) and regenerate its CSV files and figures in results/.
+    Reproduce {
+        /// Where the experiment files are.
+        #[arg(long, value_name = "DIR", default_value = "experiments")]
+        experiments: PathBuf,
+        /// Where the results go (one directory per experiment name).
+        #[arg(long, value_name = "DIR", default_value = "results")]
+        results: PathBuf,
+        /// Also run the bench-* speed workloads (minutes, and large).
+        #[arg(long)]
+        include_bench: bool,
+        /// Worker threads per experiment (default: one per core).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        threads: usize,
+    },
     /// Validate an experiment file (and overrides) without running it.
     Check {
         #[command(flatten)]
@@ -141,7 +167,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { exp } => check(&exp),
-        Command::Run { exp, out, threads } => run(&exp, out, threads),
+        Command::Run { exp, out, threads } => run(&exp, out, threads).map(|_| ()),
+        Command::Plot { target, results } => plot_cmd(&target, results.as_deref()),
+        Command::Reproduce {
+            experiments,
+            results,
+            include_bench,
+            threads,
+        } => reproduce(&experiments, &results, include_bench, threads),
         Command::Trace {
             exp,
             connection,
@@ -180,6 +213,105 @@ fn main() -> ExitCode {
     }
 }
 
+/// `tcpsim plot`: the experiment and its results directory from either one.
+fn plot_cmd(target: &Path, results: Option<&Path>) -> anyhow::Result<()> {
+    let (exp, dir) = if target.is_dir() {
+        let json = target.join("run.json");
+        let text = std::fs::read_to_string(&json).map_err(|e| {
+            UsageError(format!(
+                "{}: cannot read {} to find the experiment file: {e}",
+                target.display(),
+                json.display()
+            ))
+        })?;
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| UsageError(format!("{}: not a tcpsim run.json: {e}", json.display())))?;
+        let file = v["file"].as_str().ok_or_else(|| {
+            UsageError(format!(
+                "{}: has no \"file\" naming the experiment",
+                json.display()
+            ))
+        })?;
+        let exp = experiment::load(Path::new(file), &Overrides::default())?;
+        (exp, results.unwrap_or(target).to_path_buf())
+    } else {
+        let exp = experiment::load(target, &Overrides::default())?;
+        let dir = results.map_or_else(
+            || PathBuf::from("results").join(&exp.name),
+            Path::to_path_buf,
+        );
+        (exp, dir)
+    };
+    for f in draw_plots(&exp, &dir)? {
+        eprintln!("wrote {}", f.display());
+    }
+    Ok(())
+}
+
+/// Draws every `[[plot]]` of `exp` from the CSV files in `dir`.
+fn draw_plots(exp: &Experiment, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
+    for spec in &exp.plots {
+        let csv = dir.join(spec.file.file_name());
+        if !csv.is_file() {
+            return Err(UsageError(format!(
+                "plot `{}`: {} does not exist; run the experiment first (tcpsim run {})",
+                spec.name,
+                csv.display(),
+                exp.path.display()
+            ))
+            .into());
+        }
+        written.extend(
+            plot::render(spec, &csv, dir)
+                .with_context(|| format!("drawing plot `{}` of `{}`", spec.name, exp.name))?,
+        );
+    }
+    Ok(written)
+}
+
+/// `tcpsim reproduce`: every experiment, its CSV files and its figures.
+fn reproduce(
+    experiments: &Path,
+    results: &Path,
+    include_bench: bool,
+    threads: usize,
+) -> anyhow::Result<()> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(experiments)
+        .map_err(|e| UsageError(format!("{}: {e}", experiments.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .filter(|p| {
+            include_bench
+                || !p
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("bench-"))
+        })
+        .collect();
+    // Sorted, so the order (and the log) is the same on every machine.
+    files.sort();
+    // Check every file before running any: a typo fails in seconds, not after an hour.
+    let exps = files
+        .iter()
+        .map(|f| experiment::load(f, &Overrides::default()))
+        .collect::<Result<Vec<_>, _>>()?;
+    for exp in &exps {
+        eprintln!("== {} ({})", exp.name, exp.path.display());
+        let dir = results.join(&exp.name);
+        run_loaded(exp, &dir, threads)?;
+        for f in draw_plots(exp, &dir)? {
+            eprintln!("wrote {}", f.display());
+        }
+    }
+    eprintln!(
+        "reproduced {} experiment(s) into {}",
+        exps.len(),
+        results.display()
+    );
+    Ok(())
+}
+
 fn check(args: &ExpArgs) -> anyhow::Result<()> {
     let exp = args.load()?;
     println!(
@@ -194,22 +326,47 @@ fn check(args: &ExpArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run(args: &ExpArgs, out: Option<PathBuf>, threads: usize) -> anyhow::Result<()> {
+/// A progress bar on stderr when it is a terminal: runs done, connections/s, ETA.
+fn progress_bar(exp: &Experiment) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(exp.total_connections());
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} [{bar:30}] runs {msg}  {human_pos}/{human_len} connections, {per_sec}, ETA {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    bar.set_message(format!("0/{}", exp.runs()));
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    Some(bar)
+}
+
+fn run(args: &ExpArgs, out: Option<PathBuf>, threads: usize) -> anyhow::Result<PathBuf> {
     let exp = args.load()?;
     let dir = out.unwrap_or_else(|| PathBuf::from("results").join(&exp.name));
-    let tty = std::io::stderr().is_terminal();
-    let progress = move |done: u64, total: u64, conns: u64| {
-        if tty {
-            eprint!("\r  run {done}/{total}, {conns} connections");
+    run_loaded(&exp, &dir, threads)?;
+    Ok(dir)
+}
+
+fn run_loaded(exp: &Experiment, dir: &Path, threads: usize) -> anyhow::Result<()> {
+    let bar = progress_bar(exp);
+    let progress = |done: u64, total: u64, conns: u64| {
+        if let Some(b) = &bar {
+            b.set_position(conns);
+            b.set_message(format!("{done}/{total}"));
         }
     };
-    let results = output::execute(&exp, threads, &progress)?;
-    if tty {
-        eprintln!();
+    let results = output::execute(exp, threads, &progress)?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
     }
-    let files = output::write_all(&dir, &exp, &results)
+    let files = output::write_all(dir, exp, &results)
         .with_context(|| format!("writing results of `{}`", exp.name))?;
-    print_table(&exp, &results);
+    print_table(exp, &results);
+    std::io::stdout().flush().ok();
     let (c, e, w) = (
         results.connections(),
         results.events(),
