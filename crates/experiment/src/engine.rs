@@ -1095,6 +1095,8 @@ impl Engine<'_> {
             _ => &self.cfg.tcp.client,
         };
         let tw_s = closer.time_wait().as_nanos() as f64 / 1e9;
+        s.time_wait_s = [&self.cfg.tcp.client, &self.cfg.tcp.server]
+            .map(|c| c.time_wait().as_nanos() as f64 / 1e9);
         let tuples = self.cfg.tcp.client.ephemeral_count() as f64 * w.server_ports as f64;
         s.port_limit_per_s = if tw_s > 0.0 {
             tuples / tw_s

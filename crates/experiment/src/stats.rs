@@ -169,6 +169,8 @@ pub struct RunSummary {
     /// request rate offered (arrival rate × requests per connection).
     pub completed_per_s: f64,
     pub request_rate: f64,
+    /// Each host's TIME-WAIT duration (2×MSL) in seconds: a numeric axis for MSL sweeps.
+    pub time_wait_s: [f64; 2],
     pub segments_c2s: u64,
     pub segments_s2c: u64,
     pub dropped_c2s: u64,
@@ -281,6 +283,7 @@ impl RunSummary {
             time_wait_little: 0.0,
             completed_per_s: 0.0,
             request_rate: 0.0,
+            time_wait_s: [0.0; 2],
             segments_c2s: 0,
             segments_s2c: 0,
             dropped_c2s: 0,
@@ -374,6 +377,8 @@ impl RunSummary {
             "time_wait_little",
             "completed_per_s",
             "request_rate",
+            "time_wait_client_s",
+            "time_wait_server_s",
             "stop",
         ]);
         h
@@ -432,6 +437,8 @@ impl RunSummary {
         r.push(format!("{:.3}", self.time_wait_little));
         r.push(format!("{:.3}", self.completed_per_s));
         r.push(format!("{:.3}", self.request_rate));
+        r.push(format!("{:.9}", self.time_wait_s[0]));
+        r.push(format!("{:.9}", self.time_wait_s[1]));
         r.push(self.stop.as_str().to_string());
         r
     }
