@@ -225,3 +225,42 @@ fn huge_sweeps_are_rejected_before_they_are_built() {
         "rejected without building 10^12 points"
     );
 }
+
+#[test]
+fn plot_errors_name_the_plot_key_and_columns() {
+    let msg = err_of(&format!(
+        "{BASE}[[plot]]\nname = \"p\"\nx = \"no_such_column\"\ny = \"completed\"\n"
+    ));
+    assert_mentions(
+        &msg,
+        &["exp.toml", "plot[0].x", "no_such_column", "completed"],
+    );
+    let msg = err_of(&format!(
+        "{BASE}[[plot]]\nname = \"p\"\nfile = \"timeseries\"\nx = \"time_s\"\ny = \"client_time_wait\"\n"
+    ));
+    assert_mentions(
+        &msg,
+        &["plot[0].file", "timeseries.csv", "[output] timeseries"],
+    );
+    let msg = err_of(&format!(
+        "{BASE}[[plot]]\nname = \"p\"\nx = \"point\"\ny = \"completed\"\n[[plot]]\nname = \"p\"\nx = \"point\"\ny = \"reset\"\n"
+    ));
+    assert_mentions(&msg, &["plot[1].name", "earlier plot"]);
+    let msg = err_of(&format!(
+        "{BASE}[[plot]]\nname = \"p\"\nx = \"point\"\ny = \"completed\"\nkind = \"pie\"\n"
+    ));
+    assert_mentions(&msg, &["plot", "pie", "line", "scatter"]);
+}
+
+#[test]
+fn timeseries_and_flood_limits() {
+    let msg = err_of(&format!("{BASE}[output]\ntimeseries = \"1us\"\n"));
+    assert_mentions(&msg, &["output.timeseries", "1000000"]);
+    let msg = err_of(&format!("{BASE}[flood]\nrate = -1.0\n"));
+    assert_mentions(&msg, &["flood.rate", "[0, 1e8]"]);
+    let msg = err_of(&format!("{BASE}[flood]\nrat = 1.0\n"));
+    assert_mentions(&msg, &["flood", "rat", "rate"]);
+    let msg =
+        err_of("[experiment]\nname = \"t\"\n[workload]\nserver_port = 65535\nserver_ports = 2\n");
+    assert_mentions(&msg, &["workload.server_ports", "65535"]);
+}
