@@ -1,12 +1,11 @@
 //! `capture::write_pcap`: the traced connection as a capture on one host, parsed back here by
 //! a small independent reader (not the pcap crate's code).
 
-use std::path::Path;
+mod common;
 
 use experiment::capture::write_pcap;
 use experiment::engine::{self, Side};
 use experiment::trace::{Trace, TraceKind};
-use experiment::{parse, Overrides};
 
 const MS: u64 = 1_000_000;
 const SYN: u8 = 0x02;
@@ -15,23 +14,7 @@ const FIN: u8 = 0x01;
 const PSH: u8 = 0x08;
 
 fn trace(extra: &str) -> Trace {
-    let text = format!(
-        r#"
-[experiment]
-name = "capture"
-seed = 5
-[link]
-delay = "10ms"
-[workload]
-connections = 3
-arrival = "uniform"
-rate = 1.0
-request_bytes = 100
-response_bytes = 1000
-{extra}
-"#
-    );
-    let exp = parse(Path::new("capture.toml"), &text, &Overrides::default()).expect("valid");
+    let exp = common::three_connections("capture", extra, &[]);
     engine::run_traced(&exp.points[0].config, exp.seed, 0, 0, 0)
         .expect("traced run")
         .1

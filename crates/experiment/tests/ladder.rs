@@ -2,32 +2,15 @@
 //! the whole diagram of a clean lifecycle, so any change of layout or of the engine's story
 //! shows up as a diff; the others check the markers of the loss stories.
 
-use std::path::Path;
+mod common;
 
 use experiment::engine;
 use experiment::ladder::{write_ladder, LADDER_MAX_WIDTH};
 use experiment::trace::Trace;
-use experiment::{parse, Overrides};
 
 /// The configuration of tests/trace.rs: 10 ms each way, 100-byte request, 1000-byte response.
 fn trace(extra: &str, connection: u64) -> Trace {
-    let text = format!(
-        r#"
-[experiment]
-name = "trace"
-seed = 5
-[link]
-delay = "10ms"
-[workload]
-connections = 3
-arrival = "uniform"
-rate = 1.0
-request_bytes = 100
-response_bytes = 1000
-{extra}
-"#
-    );
-    let exp = parse(Path::new("ladder.toml"), &text, &Overrides::default()).expect("valid");
+    let exp = common::three_connections("trace", extra, &[]);
     engine::run_traced(&exp.points[0].config, exp.seed, 0, 0, connection)
         .expect("traced run")
         .1
@@ -262,7 +245,12 @@ rate = 0.0003
 request_bytes = 100
 response_bytes = 1000
 "#;
-    let exp = parse(Path::new("slow.toml"), exp_text, &Overrides::default()).expect("valid");
+    let exp = experiment::parse(
+        std::path::Path::new("slow.toml"),
+        exp_text,
+        &experiment::Overrides::default(),
+    )
+    .expect("valid");
     let (_, t) = engine::run_traced(&exp.points[0].config, exp.seed, 0, 0, 2).unwrap();
     let s = ladder(&t);
     assert!(s.lines().any(|l| l.starts_with("6666666.666  |")), "{s}");

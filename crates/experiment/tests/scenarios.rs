@@ -1,11 +1,10 @@
 //! Whole-engine stories with exact timings: a scripted fault must produce the retransmission
 //! at the instant RFC 6298 and RFC 9293 predict. Link delay is 10 ms each way (RTT 20 ms).
 
-use std::path::Path;
+mod common;
 
 use experiment::engine::{self, RunOutput};
 use experiment::stats::{ConnRow, Outcome, ServerOutcome};
-use experiment::{parse, Overrides};
 
 const MS: u64 = 1_000_000;
 const S: u64 = 1_000 * MS;
@@ -15,29 +14,11 @@ fn run(extra: &str) -> RunOutput {
 }
 
 fn run_set(extra: &str, set: &[&str]) -> RunOutput {
-    let text = format!(
-        r#"
-[experiment]
-name = "scenario"
-seed = 5
-[link]
-delay = "10ms"
-[workload]
-connections = 3
-arrival = "uniform"
-rate = 1.0
-request_bytes = 100
-response_bytes = 1000
-[output]
-connections = true
-{extra}
-"#
+    let exp = common::three_connections(
+        "scenario",
+        &format!("[output]\nconnections = true\n{extra}"),
+        set,
     );
-    let o = Overrides {
-        set: set.iter().map(|s| s.to_string()).collect(),
-        seed: None,
-    };
-    let exp = parse(Path::new("scenario.toml"), &text, &o).expect("valid scenario");
     engine::run(&exp.points[0].config, exp.seed, 0, 0).expect("run")
 }
 

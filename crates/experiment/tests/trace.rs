@@ -1,11 +1,10 @@
 //! `engine::run_traced`: one connection's segments, link verdicts and state changes, with
 //! relative sequence numbers, as text and CSV, identical on every run.
 
-use std::path::Path;
+mod common;
 
 use experiment::engine::{self, Side};
 use experiment::trace::{AppCall, Cause, Trace, TraceKind, CSV_COLUMNS};
-use experiment::{parse, Overrides};
 use link::DropReason;
 use tcp_model::{Flags, State};
 
@@ -22,23 +21,7 @@ after_fin = true
 "#;
 
 fn config(extra: &str) -> experiment::Experiment {
-    let text = format!(
-        r#"
-[experiment]
-name = "trace"
-seed = 5
-[link]
-delay = "10ms"
-[workload]
-connections = 3
-arrival = "uniform"
-rate = 1.0
-request_bytes = 100
-response_bytes = 1000
-{extra}
-"#
-    );
-    parse(Path::new("trace.toml"), &text, &Overrides::default()).expect("valid")
+    common::three_connections("trace", extra, &[])
 }
 
 fn trace(extra: &str, connection: u64) -> Trace {
