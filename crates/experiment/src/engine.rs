@@ -214,6 +214,8 @@ struct Engine<'a> {
 enum AppOp {
     Send(u64),
     Close,
+    /// Write the last bytes and close at once: the FIN rides on the last data segment.
+    SendClose(u64),
 }
 
 /// Runs one (sweep point, replication) of an experiment.
@@ -814,13 +816,20 @@ impl Engine<'_> {
                 // Nothing will come back to wait for: the exchange is done once sent.
                 rec.responses_received = rec.requests_sent;
             }
-            if req_bytes > 0 {
-                self.app(now, Side::Client, id, conn, AppOp::Send(req_bytes));
-            }
-            if half_close && rec_last(self.rec(id), total) {
-                // Shut the sending side: the FIN follows the last request, and the
+            if half_close && rec_last(self.rec(id), total) && !self.rec(id).client_app_closed {
+                // Shut the sending side: the FIN rides on the last request, and the
                 // responses arrive in FIN-WAIT-2.
-                self.client_close(now, id);
+                let rec = self.rec(id);
+                rec.client_app_closed = true;
+                rec.t_first_close.get_or_insert(now);
+                let op = if req_bytes > 0 {
+                    AppOp::SendClose(req_bytes)
+                } else {
+                    AppOp::Close
+                };
+                self.app(now, Side::Client, id, conn, op);
+            } else if req_bytes > 0 {
+                self.app(now, Side::Client, id, conn, AppOp::Send(req_bytes));
             }
             if resp_bytes == 0 {
                 self.next_request(now, id);
@@ -969,11 +978,19 @@ impl Engine<'_> {
         rec.responses_sent += 1;
         let last = rec.responses_sent == total;
         let peer_fin = rec.server_peer_fin;
+        let on_eof = peer_fin && self.cfg.workload.server_close_on_eof;
+        let closing = last && (close_first == CloseFirst::Server || on_eof);
+        if closing && bytes > 0 && !self.rec(id).server_app_closed {
+            let rec = self.rec(id);
+            rec.server_app_closed = true;
+            rec.t_first_close.get_or_insert(now);
+            self.app(now, Side::Server, id, conn, AppOp::SendClose(bytes));
+            return;
+        }
         if bytes > 0 {
             self.app(now, Side::Server, id, conn, AppOp::Send(bytes));
         }
-        let on_eof = peer_fin && self.cfg.workload.server_close_on_eof;
-        if last && (close_first == CloseFirst::Server || on_eof) {
+        if closing {
             self.server_close(now, id);
         }
     }
@@ -995,6 +1012,15 @@ impl Engine<'_> {
             AppOp::Close => {
                 host.close(now, conn);
                 AppCall::Close
+            }
+            AppOp::SendClose(bytes) => {
+                host.send_and_close(now, conn, bytes);
+                if let Some(t) = tracer {
+                    // Traced as the two calls the application made.
+                    t.app_call(now, side, AppCall::Send { bytes }, before, before);
+                    t.app_call(now, side, AppCall::Close, before, host.conn_state(conn));
+                }
+                return;
             }
         };
         if let Some(t) = tracer {

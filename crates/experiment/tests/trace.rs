@@ -454,3 +454,30 @@ fn a_connection_that_does_not_exist_is_an_error() {
         "{e}"
     );
 }
+
+/// An application that writes its last bytes and closes at once sends its FIN on the last
+/// data segment (RFC 9293 §3.10.4: the FIN is queued after the data), whether it is the
+/// server closing after its response or a half-closing client after its request.
+#[test]
+fn fin_rides_on_the_last_data_segment() {
+    let data_fins = |t: &Trace, side: Side| {
+        t.events
+            .iter()
+            .filter(|e| {
+                e.side == side
+                    && matches!(e.kind, TraceKind::Send { seg, .. }
+                        if seg.payload_len > 0 && seg.flags.contains(Flags::FIN))
+            })
+            .count()
+    };
+    let server_first = trace("close_first = \"server\"\n", 1);
+    assert_eq!(data_fins(&server_first, Side::Server), 1);
+    let half = trace("half_close = true\n", 1);
+    assert_eq!(data_fins(&half, Side::Client), 1);
+    // The plain client-first close sends its FIN alone, after the response arrived.
+    let plain = trace("", 1);
+    assert_eq!(
+        data_fins(&plain, Side::Client) + data_fins(&plain, Side::Server),
+        0
+    );
+}

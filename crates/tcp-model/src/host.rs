@@ -974,6 +974,14 @@ impl Host {
     pub fn send(&mut self, now: SimTime, conn: ConnId, bytes: u64) {
         self.app_call(now, conn, |t, s| t.send(bytes, s));
     }
+    /// `send` then `close` in one call: the FIN rides on the last data segment, as when an
+    /// application writes its last bytes and closes before the stack transmits them.
+    pub fn send_and_close(&mut self, now: SimTime, conn: ConnId, bytes: u64) {
+        self.app_call(now, conn, |t, s| {
+            t.send(bytes, s);
+            t.close(s);
+        });
+    }
     /// Application close of `conn`: FIN after the queued data.
     pub fn close(&mut self, now: SimTime, conn: ConnId) {
         self.app_call(now, conn, |t, s| t.close(s));
