@@ -1544,3 +1544,75 @@ mod listen_queue {
         assert_eq!(received(&net, S, third), 100);
     }
 }
+
+/// TIME-WAIT records share one wake-up (the lane); live connections' wake-ups are cancelled
+/// when they are no longer needed; the state filter and the per-state counts.
+mod lane_and_timers {
+    use super::*;
+
+    #[test]
+    fn records_expire_in_order_and_a_restart_moves_behind_later_ones() {
+        let mut net = Net::new(TcpConfig::default());
+        net.app = request_response(100, 1000, true);
+        // Connection 2's final ACK (at 160 ms) is lost: its TIME-WAIT restarts at 360 ms,
+        // after connection 3 entered TIME-WAIT at 260 ms.
+        net.lose = Box::new(|t, h, s| h == C && s.flags == Flags::ACK && t == ms(160));
+        net.connect(1);
+        net.run_until(ms(100));
+        net.connect(2);
+        net.run_until(ms(200));
+        net.connect(3);
+        net.run_until(ms(300));
+        assert_eq!(net.hosts[C].time_wait_count(), 3);
+        net.run();
+        assert_eq!(
+            net.closes(C),
+            [
+                (ms(60_060), CloseReason::Normal),
+                (ms(60_260), CloseReason::Normal),
+                (ms(60_360), CloseReason::Normal),
+            ]
+        );
+        assert_eq!(net.hosts[C].time_wait_count(), 0);
+        // Each connection's live wake-up was cancelled when it became a TIME-WAIT record.
+        let cancelled = net
+            .events
+            .iter()
+            .filter(|(_, h, e)| *h == C && matches!(e, HostEvent::TimerCancelled { .. }))
+            .count();
+        assert!(cancelled >= 3, "{cancelled} cancellations");
+    }
+
+    #[test]
+    fn state_filter_and_per_state_counts() {
+        let mut net = Net::new(TcpConfig::default());
+        net.hosts[C].report_state_changes(&[State::TimeWait]);
+        net.app = request_response(100, 1000, true);
+        net.connect(1);
+        net.run_until(ms(100));
+        let st = net.hosts[C].stats().in_state;
+        assert_eq!(st[State::TimeWait as usize], 1);
+        assert_eq!(st[State::Established as usize], 0);
+        assert_eq!(net.hosts[S].stats().in_state[State::LastAck as usize], 0);
+        net.run();
+        let into: Vec<State> = net.states(C).into_iter().map(|s| s.2).collect();
+        assert_eq!(
+            into,
+            [State::TimeWait],
+            "only TIME-WAIT entries are reported"
+        );
+        // The server reports every transition (no filter).
+        assert!(net.states(S).len() >= 4);
+        for h in [C, S] {
+            let st = net.hosts[h].stats().in_state;
+            for s in [
+                State::SynSent,
+                State::Established,
+                State::TimeWait,
+                State::LastAck,
+            ] {
+                assert_eq!(st[s as usize], 0, "host {h} still counts {s:?}");
+            }
+        }
+    }
+}
