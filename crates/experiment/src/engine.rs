@@ -5,7 +5,6 @@
 //! its configuration and (seed, point, replication).
 
 use link::{Direction, Link, PacketInfo, Verdict};
-use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 
 use sim_core::{EventHandle, EventQueue, SimDuration, SimRng, SimTime};
@@ -15,6 +14,7 @@ use tcp_model::{
 };
 
 use crate::config::{Arrival, CloseFirst, RunConfig};
+use crate::rectable::RecTable;
 use crate::stats::{ConnRow, Outcome, RunSummary, ServerOutcome};
 use crate::timeseries::{self, Sample};
 use crate::trace::{AppCall, Cause, Trace, Tracer};
@@ -37,7 +37,6 @@ pub mod component {
 }
 
 /// Not a connection id (ids are below `MAX_CONNECTIONS` = 2^31).
-const NO_ID: u32 = u32::MAX;
 
 /// IPv4 (20) + TCP (20) header bytes; the MSS option adds 4.
 const HEADER_BYTES: u32 = 40;
@@ -104,6 +103,10 @@ pub enum StopReason {
     TimeLimit,
     /// `experiment.max_events` was reached.
     EventLimit,
+    /// Nothing was left to happen while a connection was still open: the event queue ran
+    /// empty with, say, a FIN-WAIT-2 under `fin_timeout = "none"` whose peer never closes.
+    /// The run is over, but not because every connection finished.
+    Stalled,
 }
 
 impl StopReason {
@@ -112,6 +115,7 @@ impl StopReason {
             StopReason::Done => "done",
             StopReason::TimeLimit => "time_limit",
             StopReason::EventLimit => "event_limit",
+            StopReason::Stalled => "stalled",
         }
     }
 }
@@ -184,14 +188,9 @@ struct Engine<'a> {
     /// server_ports`.
     server_addr: Addr,
     server_ports: u32,
-    /// Live workload connections: id -> index in `recs`. Only looked up, never iterated
-    /// except once, sorted, at the end.
-    live: FxHashMap<u32, u32>,
-    recs: Vec<Rec>,
-    free_recs: Vec<u32>,
-    /// The last id looked up and its record: one host event makes several lookups of the
-    /// same connection.
-    cur: (u32, u32),
+    /// Live workload connections by id. Only looked up, never iterated except once,
+    /// sorted, at the end.
+    live: RecTable<Rec>,
     /// Some fault matches only segments after a FIN: track which sides sent one.
     track_fins: bool,
     /// Delivery lanes toward the client (0) and the server (1).
@@ -333,10 +332,7 @@ fn run_with(
             port: server_port,
         },
         server_ports: cfg.workload.server_ports as u32,
-        live: FxHashMap::default(),
-        recs: Vec::new(),
-        free_recs: Vec::new(),
-        cur: (NO_ID, 0),
+        live: RecTable::new(),
         track_fins: cfg.fault.iter().any(|f| f.after_fin),
         lanes: Default::default(),
         timers: Default::default(),
@@ -409,7 +405,7 @@ impl Engine<'_> {
             }
             let Some((now, ev)) = self.q.pop_until(limit) else {
                 return Ok(if self.q.is_empty() {
-                    StopReason::Done
+                    StopReason::Stalled
                 } else {
                     StopReason::TimeLimit
                 });
@@ -527,17 +523,7 @@ impl Engine<'_> {
         match self.client.connect(now, remote, id, id as u64) {
             Ok(conn) => {
                 rec.client = Some(conn);
-                let i = match self.free_recs.pop() {
-                    Some(i) => {
-                        self.recs[i as usize] = rec;
-                        i
-                    }
-                    None => {
-                        self.recs.push(rec);
-                        (self.recs.len() - 1) as u32
-                    }
-                };
-                self.live.insert(id, i);
+                self.live.insert(id, rec);
             }
             Err(_) => {
                 if let Some(t) = self.tracer.as_deref_mut().filter(|t| t.connection() == id) {
@@ -698,10 +684,7 @@ impl Engine<'_> {
 
     /// The record of live connection `id`.
     fn find(&mut self, id: u32) -> Option<&mut Rec> {
-        if self.cur.0 != id {
-            self.cur = (id, *self.live.get(&id)?);
-        }
-        Some(&mut self.recs[self.cur.1 as usize])
+        self.live.get_mut(id)
     }
 
     fn rec(&mut self, id: u32) -> &mut Rec {
@@ -710,12 +693,7 @@ impl Engine<'_> {
 
     /// Forgets live connection `id` and returns its record.
     fn take(&mut self, id: u32) -> Option<Rec> {
-        let i = self.live.remove(&id)?;
-        if self.cur.0 == id {
-            self.cur = (NO_ID, 0);
-        }
-        self.free_recs.push(i);
-        Some(std::mem::take(&mut self.recs[i as usize]))
+        self.live.remove(id)
     }
 
     fn on_client(&mut self, now: SimTime, id: u32, ev: Event) {
@@ -1082,8 +1060,7 @@ impl Engine<'_> {
 
     fn finish(mut self, stop: StopReason) -> (RunOutput, Option<Box<Tracer>>) {
         // Whatever is still alive at the limit is reported as unfinished, in id order.
-        let mut left: Vec<u32> = self.live.keys().copied().collect();
-        left.sort_unstable();
+        let left = self.live.ids_sorted();
         for id in left {
             let mut rec = self.take(id).expect("listed");
             if rec.client_outcome.is_none() {

@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod ladder;
 pub mod output;
+mod rectable;
 pub mod stats;
 pub mod timeseries;
 pub mod trace;

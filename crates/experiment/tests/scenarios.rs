@@ -310,3 +310,25 @@ fn every_outcome_is_accounted_for_under_heavy_loss() {
     assert!(out.summary.rtx.iter().sum::<u64>() > 0);
     assert!(out.summary.completed() > 100, "{:?}", out.summary.outcomes);
 }
+
+#[test]
+fn a_run_with_nothing_left_to_happen_but_open_connections_is_stalled() {
+    // The server never closes and the client's FIN-WAIT-2 never times out (RFC 9293): once
+    // the last ACK is delivered no event remains, yet every connection is still open.
+    let stuck = run_set(
+        "",
+        &[
+            "workload.server_close_on_eof=false",
+            "tcp.client.fin_timeout=\"none\"",
+        ],
+    );
+    assert_eq!(stuck.summary.stop, engine::StopReason::Stalled);
+    assert_eq!(stuck.summary.stop.as_str(), "stalled");
+    assert!(stuck
+        .connections
+        .iter()
+        .all(|c| c.outcome == Outcome::Unfinished));
+    // A server that closes on EOF lets the same FIN-WAIT-2 end: every connection finishes.
+    let ends = run_set("", &["tcp.client.fin_timeout=\"none\""]);
+    assert_eq!(ends.summary.stop, engine::StopReason::Done);
+}
