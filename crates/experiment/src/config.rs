@@ -736,6 +736,21 @@ fn resolve(path: &Path, t: &Table) -> Result<RunConfig, ExperimentError> {
         Some(v) => de(path, "fault", v)?,
         None => Vec::new(),
     };
+    for (dir, name) in [
+        (link::Direction::ClientToServer, "client_to_server"),
+        (link::Direction::ServerToClient, "server_to_client"),
+    ] {
+        let n = fault.iter().filter(|f| f.direction == dir).count();
+        if n > link::MAX_FAULTS_PER_DIRECTION {
+            return Err(invalid(
+                "fault".to_string(),
+                format!(
+                    "{n} faults have direction = \"{name}\"; at most {} per direction are allowed",
+                    link::MAX_FAULTS_PER_DIRECTION
+                ),
+            ));
+        }
+    }
     for (i, f) in fault.iter().enumerate() {
         f.validate()
             .map_err(|e| invalid(format!("fault[{i}].{}", e.field), e.message))?;

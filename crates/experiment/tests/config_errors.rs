@@ -111,6 +111,24 @@ fn bad_set_override() {
 }
 
 #[test]
+fn more_faults_than_a_direction_holds_are_refused_by_check() {
+    let one = "[[fault]]\ndirection = \"server_to_client\"\naction = \"drop\"\nnth = 1\n";
+    let ok = format!("{BASE}{}", one.repeat(1024));
+    parse(Path::new("exp.toml"), &ok, &Overrides::default()).expect("1024 faults are allowed");
+    let msg = err_of(&format!("{BASE}{}", one.repeat(1025)));
+    assert_mentions(
+        &msg,
+        &[
+            "exp.toml",
+            "fault",
+            "1025",
+            "server_to_client",
+            "at most 1024",
+        ],
+    );
+}
+
+#[test]
 fn fault_for_missing_connection() {
     let msg = err_of(&format!(
         "{BASE}[[fault]]\ndirection = \"client_to_server\"\nconnection = 10\naction = \"drop\"\n"
