@@ -1,5 +1,9 @@
 //! The timing wheel must be observably identical to the binary-heap reference model under any
-//! sequence of schedule / cancel / pop / pop_until / peek.
+//! sequence of schedule / cancel / pop / pop_until / peek, and both must agree with a plain sorted
+//! map of (time, seq) keys when external FIFOs stamped by `reserve_seq` are merged in by key, as
+//! the engine does with its delivery lanes.
+
+use std::collections::{BTreeMap, VecDeque};
 
 use proptest::prelude::*;
 use sim_core::{EventHandle, EventQueue, HeapQueue, SimDuration, SimRng, SimTime};
@@ -18,6 +22,15 @@ enum Op {
     /// Limit at now + delay.
     PopUntil(u64),
     Peek,
+    PeekKey,
+    /// Append to lane A at max(its last time, now) + delay, stamped with a seq reserved now.
+    PushA(u64),
+    /// Append to lane B at max(its last time, now) + delay; its seq is reserved when it becomes
+    /// the lane's head (pushed onto an empty lane, or its predecessor popped), which is how the
+    /// engine stamps its lanes today.
+    PushB(u64),
+    /// Pop whichever is first by key: the queue (through `pop_before`) or a lane head.
+    PopMerged,
 }
 
 /// Delays from 0 ns to hours, concentrated on a few values so that equal times are common.
@@ -42,14 +55,37 @@ fn op() -> impl Strategy<Value = Op> {
         3 => Just(Op::Pop),
         2 => delay_ns().prop_map(Op::PopUntil),
         1 => Just(Op::Peek),
+        1 => Just(Op::PeekKey),
+        2 => delay_ns().prop_map(Op::PushA),
+        2 => delay_ns().prop_map(Op::PushB),
+        3 => Just(Op::PopMerged),
     ]
 }
+
+/// Where a key in the sorted model came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Item {
+    Queue(u64),
+    LaneA(u64),
+    LaneB(u64),
+}
+
+/// A lane entry: arrival time, seq once stamped, id.
+type LaneEntry = (SimTime, Option<u64>, u64);
 
 struct Pair {
     wheel: EventQueue<u64>,
     heap: HeapQueue<u64>,
-    handles: Vec<(EventHandle, EventHandle)>,
+    /// Both queues' handles and the key the model gave the event.
+    handles: Vec<(EventHandle, EventHandle, (SimTime, u64))>,
     next_id: u64,
+    /// The reference order: every queued event and every stamped lane entry by (time, seq).
+    model: BTreeMap<(SimTime, u64), Item>,
+    /// The model's own count of seqs handed out, to check the queues' numbering.
+    model_seq: u64,
+    model_scheduled: u64,
+    lane_a: VecDeque<LaneEntry>,
+    lane_b: VecDeque<LaneEntry>,
 }
 
 impl Pair {
@@ -59,7 +95,128 @@ impl Pair {
             heap: HeapQueue::with_limit(limit),
             handles: Vec::new(),
             next_id: 0,
+            model: BTreeMap::new(),
+            model_seq: 0,
+            model_scheduled: 0,
+            lane_a: VecDeque::new(),
+            lane_b: VecDeque::new(),
         }
+    }
+
+    /// The earliest queued (not lane) event in the model.
+    fn model_first_queued(&self) -> Option<((SimTime, u64), u64)> {
+        self.model.iter().find_map(|(&k, &item)| match item {
+            Item::Queue(id) => Some((k, id)),
+            _ => None,
+        })
+    }
+
+    /// Checks a pop from the queues against the model and removes the event from it.
+    fn model_take_queued(&mut self, popped: Option<(SimTime, u64)>) {
+        if let Some((at, id)) = popped {
+            let (key, want) = self.model_first_queued().expect("model has a queued event");
+            assert_eq!((key.0, want), (at, id));
+            self.model.remove(&key);
+        }
+    }
+
+    fn reserve(&mut self) -> u64 {
+        let (sw, sh) = (self.wheel.reserve_seq(), self.heap.reserve_seq());
+        assert_eq!((sw, sh), (self.model_seq, self.model_seq));
+        self.model_seq += 1;
+        sw
+    }
+
+    fn push_lane(&mut self, which_b: bool, d: u64) {
+        let id = self.next_id;
+        self.next_id += 1;
+        let lane = if which_b { &self.lane_b } else { &self.lane_a };
+        let floor = lane
+            .back()
+            .map_or(self.wheel.now(), |&(t, _, _)| t.max(self.wheel.now()));
+        let at = floor + SimDuration::from_nanos(d);
+        // Lane A stamps every entry; lane B only the one that becomes its head.
+        let stamp = !which_b || self.lane_b.is_empty();
+        let seq = stamp.then(|| self.reserve());
+        if let Some(seq) = seq {
+            let item = if which_b {
+                Item::LaneB(id)
+            } else {
+                Item::LaneA(id)
+            };
+            self.model.insert((at, seq), item);
+        }
+        let lane = if which_b {
+            &mut self.lane_b
+        } else {
+            &mut self.lane_a
+        };
+        lane.push_back((at, seq, id));
+    }
+
+    /// The smaller head key of the two lanes, and whether it is lane B's.
+    fn lane_min(&self) -> Option<((SimTime, u64), bool)> {
+        let key = |l: &VecDeque<LaneEntry>| {
+            l.front()
+                .map(|&(t, s, _)| (t, s.expect("a lane head is stamped")))
+        };
+        match (key(&self.lane_a), key(&self.lane_b)) {
+            (Some(a), Some(b)) => Some(if b < a { (b, true) } else { (a, false) }),
+            (Some(a), None) => Some((a, false)),
+            (None, Some(b)) => Some((b, true)),
+            (None, None) => None,
+        }
+    }
+
+    /// One step of the engine's merged loop. Returns false when everything is empty.
+    fn pop_merged(&mut self) -> bool {
+        let Some((key, is_b)) = self.lane_min() else {
+            let w = self.wheel.pop();
+            assert_eq!(w, self.heap.pop());
+            self.model_take_queued(w);
+            return w.is_some();
+        };
+        let w = self.wheel.pop_before(key.0, key.1);
+        assert_eq!(w, self.heap.pop_before(key.0, key.1));
+        if w.is_some() {
+            let (mkey, item) = self.model.pop_first().expect("model not empty");
+            assert_eq!(
+                w,
+                Some((
+                    mkey.0,
+                    match item {
+                        Item::Queue(id) => id,
+                        other => panic!("queue popped {w:?} but the model's first is {other:?}"),
+                    }
+                ))
+            );
+            assert!(mkey < key);
+            return true;
+        }
+        let lane = if is_b {
+            &mut self.lane_b
+        } else {
+            &mut self.lane_a
+        };
+        let (at, _, id) = lane.pop_front().expect("lane_min came from a head");
+        let want = if is_b {
+            Item::LaneB(id)
+        } else {
+            Item::LaneA(id)
+        };
+        assert_eq!(self.model.pop_first(), Some((key, want)));
+        assert_eq!(key.0, at);
+        // The queue's own minimum, if any, sorts after the lane head that beat it.
+        if let Some(qk) = self.wheel.peek_key() {
+            assert!(qk > key, "{qk:?} vs lane {key:?}");
+        }
+        if is_b && !self.lane_b.is_empty() {
+            let seq = self.reserve();
+            let head = self.lane_b.front_mut().expect("non-empty");
+            head.1 = Some(seq);
+            self.model.insert((head.0, seq), Item::LaneB(head.2));
+        }
+        true
     }
 
     fn apply(&mut self, op: &Op) {
@@ -69,20 +226,37 @@ impl Pair {
             Op::ScheduleAt(at) => self.schedule(SimTime::from_nanos(at)),
             Op::Cancel(i) => {
                 if !self.handles.is_empty() {
-                    let (hw, hh) = self.handles[i % self.handles.len()];
-                    assert_eq!(self.wheel.cancel(hw), self.heap.cancel(hh), "{op:?}");
+                    let (hw, hh, key) = self.handles[i % self.handles.len()];
+                    let w = self.wheel.cancel(hw);
+                    assert_eq!(w, self.heap.cancel(hh), "{op:?}");
+                    match w {
+                        Some(id) => assert_eq!(self.model.remove(&key), Some(Item::Queue(id))),
+                        None => assert_eq!(self.model.get(&key), None),
+                    }
                 }
             }
-            Op::Pop => assert_eq!(self.wheel.pop(), self.heap.pop(), "{op:?}"),
+            Op::Pop => {
+                let w = self.wheel.pop();
+                assert_eq!(w, self.heap.pop(), "{op:?}");
+                self.model_take_queued(w);
+            }
             Op::PopUntil(d) => {
                 let limit = now + SimDuration::from_nanos(d);
-                assert_eq!(
-                    self.wheel.pop_until(limit),
-                    self.heap.pop_until(limit),
-                    "{op:?}"
-                );
+                let w = self.wheel.pop_until(limit);
+                assert_eq!(w, self.heap.pop_until(limit), "{op:?}");
+                self.model_take_queued(w);
             }
             Op::Peek => assert_eq!(self.wheel.peek_time(), self.heap.peek_time()),
+            Op::PeekKey => {
+                let w = self.wheel.peek_key();
+                assert_eq!(w, self.heap.peek_key());
+                assert_eq!(w, self.model_first_queued().map(|(k, _)| k));
+            }
+            Op::PushA(d) => self.push_lane(false, d),
+            Op::PushB(d) => self.push_lane(true, d),
+            Op::PopMerged => {
+                self.pop_merged();
+            }
         }
         self.check_counters();
     }
@@ -91,7 +265,14 @@ impl Pair {
         let id = self.next_id;
         self.next_id += 1;
         match (self.wheel.schedule(at, id), self.heap.schedule(at, id)) {
-            (Ok(hw), Ok(hh)) => self.handles.push((hw, hh)),
+            (Ok(hw), Ok(hh)) => {
+                assert_eq!((hw.seq(), hh.seq()), (self.model_seq, self.model_seq));
+                let key = (at, self.model_seq);
+                self.model_seq += 1;
+                self.model_scheduled += 1;
+                self.model.insert(key, Item::Queue(id));
+                self.handles.push((hw, hh, key));
+            }
             (w, h) => assert_eq!(w.unwrap_err(), h.unwrap_err()),
         }
     }
@@ -101,18 +282,18 @@ impl Pair {
         assert_eq!(self.wheel.len(), self.heap.len());
         assert_eq!(self.wheel.is_empty(), self.heap.is_empty());
         assert_eq!(self.wheel.scheduled_total(), self.heap.scheduled_total());
+        assert_eq!(self.wheel.scheduled_total(), self.model_scheduled);
         assert_eq!(self.wheel.popped_total(), self.heap.popped_total());
     }
 
+    /// Empties the queues and lanes through the merged loop; the model must end empty too.
     fn drain_and_compare(&mut self) {
-        loop {
-            let w = self.wheel.pop();
-            assert_eq!(w, self.heap.pop());
+        while self.pop_merged() {
             self.check_counters();
-            if w.is_none() {
-                break;
-            }
         }
+        assert!(self.lane_a.is_empty() && self.lane_b.is_empty());
+        assert!(self.model.is_empty(), "{:?}", self.model);
+        self.check_counters();
     }
 }
 

@@ -10,19 +10,25 @@ use sim_time::{SimDuration, SimTime};
 
 use super::{EventHandle, ScheduleError, DEFAULT_MAX_PENDING, MAX_LIMIT};
 
-/// Heap key. Derived `Ord` compares fields in order; `seq` is unique, so `index` and
-/// `generation` never decide.
+/// Heap key. Derived `Ord` compares fields in order; `seq` is unique, so `index` never decides.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
     time_ns: u64,
     seq: u64,
     index: u32,
-    generation: u32,
 }
 
 struct Slot<E> {
-    generation: u32,
+    /// Sequence number of the event last stored here: a key or handle for this slot is live iff
+    /// its seq matches and the event is still present.
+    seq: u64,
     event: Option<E>,
+}
+
+impl<E> Slot<E> {
+    fn is_live(&self, seq: u64) -> bool {
+        self.seq == seq && self.event.is_some()
+    }
 }
 
 /// Same methods and semantics as [`EventQueue`](super::EventQueue), on `std`'s `BinaryHeap`.
@@ -36,6 +42,7 @@ pub struct HeapQueue<E> {
     len: usize,
     max_pending: usize,
     next_seq: u64,
+    scheduled_total: u64,
     popped_total: u64,
 }
 
@@ -74,6 +81,7 @@ impl<E> HeapQueue<E> {
             len: 0,
             max_pending: max_pending.min(MAX_LIMIT),
             next_seq: 0,
+            scheduled_total: 0,
             popped_total: 0,
         }
     }
@@ -94,12 +102,19 @@ impl<E> HeapQueue<E> {
         self.max_pending
     }
 
+    /// Events ever scheduled; reserved sequence numbers are not counted.
     pub fn scheduled_total(&self) -> u64 {
-        self.next_seq
+        self.scheduled_total
     }
 
     pub fn popped_total(&self) -> u64 {
         self.popped_total
+    }
+
+    pub fn reserve_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
     }
 
     pub fn schedule(&mut self, at: SimTime, ev: E) -> Result<EventHandle, ScheduleError> {
@@ -115,31 +130,32 @@ impl<E> HeapQueue<E> {
                 limit: self.max_pending,
             });
         }
+        let seq = self.reserve_seq();
         let index = match self.free.pop() {
             Some(index) => {
-                self.slots[index as usize].event = Some(ev);
+                let slot = &mut self.slots[index as usize];
+                slot.seq = seq;
+                slot.event = Some(ev);
                 index
             }
             None => {
                 // Bounded by max_pending <= u32::MAX, as in EventQueue.
                 let index = self.slots.len() as u32;
                 self.slots.push(Slot {
-                    generation: 0,
+                    seq,
                     event: Some(ev),
                 });
                 index
             }
         };
-        let generation = self.slots[index as usize].generation;
         self.heap.push(Reverse(Key {
             time_ns: at_ns,
-            seq: self.next_seq,
+            seq,
             index,
-            generation,
         }));
-        self.next_seq += 1;
         self.len += 1;
-        Ok(EventHandle { index, generation })
+        self.scheduled_total += 1;
+        Ok(EventHandle::new(index, seq))
     }
 
     pub fn schedule_in(&mut self, delay: SimDuration, ev: E) -> Result<EventHandle, ScheduleError> {
@@ -148,7 +164,7 @@ impl<E> HeapQueue<E> {
 
     pub fn cancel(&mut self, h: EventHandle) -> Option<E> {
         let slot = self.slots.get_mut(h.index as usize)?;
-        if slot.generation != h.generation {
+        if slot.seq != h.seq() {
             return None;
         }
         let ev = slot.event.take()?;
@@ -156,15 +172,19 @@ impl<E> HeapQueue<E> {
         if self.heap.len() > 2 * self.len + STALE_SLACK {
             let slots = &self.slots;
             self.heap
-                .retain(|Reverse(k)| slots[k.index as usize].generation == k.generation);
+                .retain(|Reverse(k)| slots[k.index as usize].is_live(k.seq));
         }
         Some(ev)
     }
 
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
+        self.pop_keyed().map(|(at, _, ev)| (at, ev))
+    }
+
+    pub fn pop_keyed(&mut self) -> Option<(SimTime, u64, E)> {
         while let Some(Reverse(key)) = self.heap.pop() {
             let slot = &mut self.slots[key.index as usize];
-            if slot.generation != key.generation {
+            if slot.seq != key.seq {
                 continue;
             }
             let Some(ev) = slot.event.take() else {
@@ -173,7 +193,7 @@ impl<E> HeapQueue<E> {
             self.release(key.index);
             self.now_ns = key.time_ns;
             self.popped_total += 1;
-            return Some((SimTime::from_nanos(key.time_ns), ev));
+            return Some((SimTime::from_nanos(key.time_ns), key.seq, ev));
         }
         None
     }
@@ -185,11 +205,21 @@ impl<E> HeapQueue<E> {
         self.pop()
     }
 
+    pub fn pop_before(&mut self, time: SimTime, seq: u64) -> Option<(SimTime, E)> {
+        if self.peek_key()? >= (time, seq) {
+            return None;
+        }
+        self.pop()
+    }
+
     pub fn peek_time(&mut self) -> Option<SimTime> {
+        self.peek_key().map(|(at, _)| at)
+    }
+
+    pub fn peek_key(&mut self) -> Option<(SimTime, u64)> {
         while let Some(Reverse(key)) = self.heap.peek() {
-            let slot = &self.slots[key.index as usize];
-            if slot.generation == key.generation && slot.event.is_some() {
-                return Some(SimTime::from_nanos(key.time_ns));
+            if self.slots[key.index as usize].is_live(key.seq) {
+                return Some((SimTime::from_nanos(key.time_ns), key.seq));
             }
             self.heap.pop();
         }
@@ -197,8 +227,6 @@ impl<E> HeapQueue<E> {
     }
 
     fn release(&mut self, index: u32) {
-        let slot = &mut self.slots[index as usize];
-        slot.generation = slot.generation.wrapping_add(1);
         self.free.push(index);
         self.len -= 1;
     }

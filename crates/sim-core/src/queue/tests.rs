@@ -16,7 +16,8 @@ fn drain<E>(q: &mut EventQueue<E>) -> Vec<(u64, E)> {
 #[test]
 fn entry_is_32_bytes_plus_payload() {
     assert_eq!(std::mem::size_of::<Entry<u64>>(), 40);
-    assert_eq!(std::mem::size_of::<EventHandle>(), 8);
+    assert_eq!(std::mem::size_of::<EventHandle>(), 12);
+    assert_eq!(std::mem::align_of::<EventHandle>(), 4);
     #[allow(dead_code)]
     enum Ev {
         A(u32),
@@ -149,10 +150,7 @@ fn stale_handle_after_slot_reuse_returns_none() {
     assert_eq!(q.len(), 1);
     assert_eq!(q.pop(), Some((t(8), 2)));
     // A handle from nowhere is harmless too.
-    let bogus = EventHandle {
-        index: 12345,
-        generation: 0,
-    };
+    let bogus = EventHandle::new(12345, 0);
     assert_eq!(q.cancel(bogus), None);
 }
 
@@ -371,4 +369,142 @@ fn two_hundred_thousand_pending_events_pop_in_order() {
 #[ignore = "about 6 s in debug, 2 s in release; run with --ignored"]
 fn two_million_pending_events_pop_in_order() {
     bulk_order_check(2_000_000, 8);
+}
+
+#[test]
+fn reserve_seq_shares_the_counter_but_is_not_an_event() {
+    let mut q = EventQueue::new();
+    let a = q.schedule(t(5), 'a').unwrap();
+    assert_eq!(q.reserve_seq(), 1);
+    let b = q.schedule(t(5), 'b').unwrap();
+    assert_eq!(q.reserve_seq(), 3);
+    assert_eq!((a.seq(), b.seq()), (0, 2));
+    assert_eq!(q.scheduled_total(), 2);
+    assert_eq!(q.len(), 2);
+    // A refused schedule takes no number.
+    let mut small = EventQueue::with_limit(0);
+    assert!(small.schedule(t(1), ()).is_err());
+    assert_eq!(small.reserve_seq(), 0);
+    assert_eq!(q.pop_keyed(), Some((t(5), 0, 'a')));
+    assert_eq!(q.pop_keyed(), Some((t(5), 2, 'b')));
+    assert_eq!(q.pop_keyed(), None);
+}
+
+/// An external FIFO entry and a queued event at the same instant, in both stamping orders, for
+/// an instant in the cursor's level-0 block and one far enough to sit in a higher-level slot.
+#[test]
+fn ties_with_an_external_entry_go_by_seq() {
+    for at_ns in [7u64, 3_600_000_000_007] {
+        // External entry stamped first: it goes first, then the event.
+        let mut q = EventQueue::new();
+        let ext = q.reserve_seq();
+        q.schedule(t(at_ns), 'q').unwrap();
+        assert_eq!(q.pop_before(t(at_ns), ext), None, "at {at_ns}");
+        assert_eq!(q.now(), SimTime::ZERO, "a refused pop moves nothing");
+        assert_eq!(q.peek_key(), Some((t(at_ns), 1)));
+        assert_eq!(q.pop_before(SimTime::MAX, u64::MAX), Some((t(at_ns), 'q')));
+
+        // Event scheduled first: it goes first, even though the external key has the same time.
+        let mut q = EventQueue::new();
+        q.schedule(t(at_ns), 'q').unwrap();
+        let ext = q.reserve_seq();
+        assert_eq!(
+            q.pop_before(t(at_ns), ext),
+            Some((t(at_ns), 'q')),
+            "at {at_ns}"
+        );
+        assert_eq!(q.pop_before(t(at_ns), ext), None);
+
+        // Same on the reference model.
+        let mut h = HeapQueue::new();
+        let ext = h.reserve_seq();
+        h.schedule(t(at_ns), 'q').unwrap();
+        assert_eq!(h.pop_before(t(at_ns), ext), None);
+        assert_eq!(h.peek_key(), Some((t(at_ns), 1)));
+        let ext = h.reserve_seq();
+        assert_eq!(h.pop_before(t(at_ns), ext), Some((t(at_ns), 'q')));
+    }
+}
+
+#[test]
+fn pop_before_is_strict_and_exact_inside_a_higher_level_slot() {
+    let mut q = EventQueue::new();
+    // Both in one level-3 slot (2^18 ns wide), so the bound straddles the slot.
+    let a = q.schedule(t(1_000_100), 'a').unwrap();
+    q.schedule(t(1_000_000), 'b').unwrap();
+    assert_eq!(
+        q.pop_before(t(1_000_000), 1),
+        None,
+        "equal key is not below"
+    );
+    assert_eq!(q.pop_before(t(999_999), u64::MAX), None);
+    assert_eq!(q.pop_before(t(1_000_000), 2), Some((t(1_000_000), 'b')));
+    assert_eq!(q.peek_key(), Some((t(1_000_100), a.seq())));
+    // The whole slot below the bound.
+    assert_eq!(q.pop_before(t(1 << 40), 0), Some((t(1_000_100), 'a')));
+    assert_eq!(q.pop_before(SimTime::MAX, u64::MAX), None);
+}
+
+/// peek_key on an event in a higher-level slot must not move the cursor: events scheduled
+/// afterwards between now and the peeked time, including inside the same slot, still come first.
+#[test]
+fn peek_key_leaves_room_for_earlier_schedules() {
+    let mut q = EventQueue::new();
+    q.schedule(t(10), 'x').unwrap();
+    assert_eq!(q.pop(), Some((t(10), 'x')));
+    let far = q.schedule(t(5_000_000_000), 'f').unwrap();
+    assert_eq!(q.peek_key(), Some((t(5_000_000_000), far.seq())));
+    let mid = q.schedule(t(4_999_999_999), 'm').unwrap();
+    assert_eq!(q.peek_key(), Some((t(4_999_999_999), mid.seq())));
+    let near = q.schedule(t(11), 'n').unwrap();
+    assert_eq!(q.peek_key(), Some((t(11), near.seq())));
+    // Cancelling the cached minimum falls back to the next one.
+    assert_eq!(q.cancel(near), Some('n'));
+    assert_eq!(q.peek_key(), Some((t(4_999_999_999), mid.seq())));
+    assert_eq!(q.now(), t(10));
+    q.schedule(t(10), 'z').unwrap();
+    let got = drain(&mut q);
+    assert_eq!(
+        got,
+        vec![(10, 'z'), (4_999_999_999, 'm'), (5_000_000_000, 'f')]
+    );
+}
+
+/// A pop cascades onto the cached minimum rather than the slot start; everything else in the
+/// slot, and later schedules into its range, must still come out in (time, seq) order.
+#[test]
+fn cascade_onto_the_minimum_keeps_order() {
+    let mut q = EventQueue::new();
+    let base = 1u64 << 30;
+    let times = [
+        base + 900,
+        base + 5,
+        base + 900,
+        base + 64,
+        base + 5,
+        base + 70_000,
+    ];
+    for (i, &at) in times.iter().enumerate() {
+        q.schedule(t(at), i).unwrap();
+    }
+    assert_eq!(q.peek_time(), Some(t(base + 5)));
+    assert_eq!(q.pop(), Some((t(base + 5), 1)));
+    // Between the cursor and entries the cascade placed above level 0.
+    q.schedule(t(base + 6), 6).unwrap();
+    q.schedule(t(base + 900), 7).unwrap();
+    q.schedule(t(base + 5), 8).unwrap();
+    let got = drain(&mut q);
+    assert_eq!(
+        got,
+        vec![
+            (base + 5, 4),
+            (base + 5, 8),
+            (base + 6, 6),
+            (base + 64, 3),
+            (base + 900, 0),
+            (base + 900, 2),
+            (base + 900, 7),
+            (base + 70_000, 5),
+        ]
+    );
 }
