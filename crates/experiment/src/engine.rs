@@ -59,10 +59,6 @@ enum Ev {
         to: Side,
         seg: Segment,
     },
-    /// The head of the delivery lane toward `to` arrives.
-    Lane {
-        to: Side,
-    },
     Timer {
         host: Side,
         token: TimerToken,
@@ -79,12 +75,15 @@ enum Ev {
 }
 
 /// Segments in flight toward one side, in arrival order. On a link with a fixed delay every
-/// segment arrives after the one sent before it, so one FIFO with one queue entry for its
-/// head carries them all: the event queue stays as small as the number of live timers, and
-/// a delivery costs a FIFO push and pop instead of a trip through the wheel's levels.
+/// segment arrives after the one sent before it, so one FIFO carries them all, outside the
+/// event queue: the queue stays as small as the number of live timers, and a delivery costs
+/// a FIFO push and pop instead of a trip through the wheel's levels. The main loop merges the
+/// lanes' heads with the queue by key (see [`Engine::next_event`]).
 #[derive(Default)]
 struct Lane {
     segs: VecDeque<(SimTime, Segment)>,
+    /// The head's sequence number in the queue's order, reserved when it became the head.
+    head_seq: u64,
 }
 
 /// A live connection's queued wake-up, so that it can be cancelled.
@@ -198,6 +197,9 @@ struct Engine<'a> {
     /// Per side, by [`TimerToken::slot`]: the wake-up queued for that live connection.
     timers: [Vec<Option<PendingTimer>>; 2],
     finished: u64,
+    /// Events handled (queue pops and lane deliveries), and the time of the last one.
+    events: u64,
+    now: SimTime,
     samples: Vec<Sample>,
     /// Link packets / drops at the previous sample.
     sampled: (u64, u64),
@@ -337,6 +339,8 @@ fn run_with(
         lanes: Default::default(),
         timers: Default::default(),
         finished: 0,
+        events: 0,
+        now: SimTime::ZERO,
         samples: Vec::new(),
         sampled: (0, 0),
         summary: RunSummary::new(seed, replication, cfg.workload.connections),
@@ -400,28 +404,19 @@ impl Engine<'_> {
                 // the queue is stale timer wake-ups and segments to nowhere.
                 return Ok(StopReason::Done);
             }
-            if self.q.popped_total() >= max_events {
+            if self.events >= max_events {
                 return Ok(StopReason::EventLimit);
             }
-            let Some((now, ev)) = self.q.pop_until(limit) else {
-                return Ok(if self.q.is_empty() {
+            let Some((now, ev)) = self.next_event(limit) else {
+                let idle = self.q.is_empty() && self.lanes.iter().all(|l| l.segs.is_empty());
+                return Ok(if idle {
                     StopReason::Stalled
                 } else {
                     StopReason::TimeLimit
                 });
             };
-            let ev = match ev {
-                Ev::Lane { to } => {
-                    let lane = &mut self.lanes[to as usize].segs;
-                    let (at, seg) = lane.pop_front().expect("a lane event has a head");
-                    debug_assert_eq!(at, now);
-                    if let Some(&(next, _)) = lane.front() {
-                        self.schedule(next, Ev::Lane { to })?;
-                    }
-                    Ev::Deliver { to, seg }
-                }
-                ev => ev,
-            };
+            self.events += 1;
+            self.now = now;
             if let Some(t) = self.tracer.as_deref_mut() {
                 match &ev {
                     Ev::Arrival { .. } => {
@@ -431,7 +426,6 @@ impl Engine<'_> {
                     Ev::Timer { host, .. } => t.timer(*host),
                     // Its calls are traced one by one (`app`).
                     Ev::Respond { .. } | Ev::Sample | Ev::Flood { .. } => t.begin(None),
-                    Ev::Lane { .. } => unreachable!("resolved above"),
                 }
             }
             match ev {
@@ -455,10 +449,35 @@ impl Engine<'_> {
                 Ev::Respond { id } => self.respond(now, id),
                 Ev::Sample => self.sample(now)?,
                 Ev::Flood { k } => self.flood(now, k)?,
-                Ev::Lane { .. } => unreachable!("resolved above"),
             }
             self.drain(now)?;
         }
+    }
+
+    /// The next event no later than `limit`: the queue's, or a lane head's if its key is
+    /// smaller. A lane head's key is the sequence number reserved when it became the head,
+    /// the moment a queue event for it would have been scheduled, so the order is exactly
+    /// that of one queue holding everything.
+    fn next_event(&mut self, limit: SimTime) -> Option<(SimTime, Ev)> {
+        let lane = (0..2)
+            .filter_map(|i| {
+                let l = &self.lanes[i];
+                l.segs.front().map(|&(at, _)| (at, l.head_seq, i))
+            })
+            .filter(|&(at, _, _)| at <= limit)
+            .min();
+        let (bound_time, bound_seq) = lane.map_or((limit, u64::MAX), |(at, seq, _)| (at, seq));
+        if let Some(ev) = self.q.pop_before(bound_time, bound_seq) {
+            return Some(ev);
+        }
+        let (at, _, i) = lane?;
+        let l = &mut self.lanes[i];
+        let (_, seg) = l.segs.pop_front().expect("the lane has a head");
+        if !l.segs.is_empty() {
+            l.head_seq = self.q.reserve_seq();
+        }
+        let to = if i == 0 { Side::Client } else { Side::Server };
+        Some((at, Ev::Deliver { to, seg }))
     }
 
     fn sample(&mut self, now: SimTime) -> Result<(), RunError> {
@@ -611,15 +630,15 @@ impl Engine<'_> {
 
     /// Puts `seg` in flight to arrive at `to` at `at`: on the lane if it keeps it in order.
     fn deliver_at(&mut self, at: SimTime, to: Side, seg: Segment) -> Result<(), RunError> {
-        let lane = &mut self.lanes[to as usize].segs;
-        match lane.back() {
+        let lane = &mut self.lanes[to as usize];
+        match lane.segs.back() {
             Some(&(last, _)) if at < last => {
                 self.schedule(at, Ev::Deliver { to, seg })?;
             }
-            Some(_) => lane.push_back((at, seg)),
+            Some(_) => lane.segs.push_back((at, seg)),
             None => {
-                lane.push_back((at, seg));
-                self.schedule(at, Ev::Lane { to })?;
+                lane.segs.push_back((at, seg));
+                lane.head_seq = self.q.reserve_seq();
             }
         }
         Ok(())
@@ -1080,8 +1099,8 @@ impl Engine<'_> {
         self.rows.sort_unstable_by_key(|r| r.id);
         let s = &mut self.summary;
         s.stop = stop;
-        s.sim_end_ns = self.q.now().as_nanos();
-        s.events = self.q.popped_total();
+        s.sim_end_ns = self.now.as_nanos();
+        s.events = self.events;
         let (c, v) = (self.client.stats(), self.server.stats());
         s.time_wait_peak_client = c.time_wait_peak;
         s.time_wait_peak_server = v.time_wait_peak;
