@@ -138,6 +138,38 @@ pub struct RunError {
     pub message: String,
 }
 
+/// An instant that may not have happened yet: `Option<SimTime>` in 8 bytes instead of 16
+/// (`SimTime::MAX` is "never", and no event happens then). A record holds seven.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Stamp(SimTime);
+
+impl Default for Stamp {
+    fn default() -> Self {
+        Stamp(SimTime::MAX)
+    }
+}
+
+impl Stamp {
+    fn get(self) -> Option<SimTime> {
+        (self.0 != SimTime::MAX).then_some(self.0)
+    }
+    fn is_some(self) -> bool {
+        self.0 != SimTime::MAX
+    }
+    fn is_none(self) -> bool {
+        self.0 == SimTime::MAX
+    }
+    fn set(&mut self, t: SimTime) {
+        self.0 = t;
+    }
+    /// Sets it unless it is already set.
+    fn get_or_insert(&mut self, t: SimTime) {
+        if self.is_none() {
+            self.0 = t;
+        }
+    }
+}
+
 /// The live state of one workload connection (both ends).
 #[derive(Debug, Default)]
 struct Rec {
@@ -145,13 +177,13 @@ struct Rec {
     server: Option<ConnId>,
     client_port: u16,
     t_connect: SimTime,
-    t_established: Option<SimTime>,
-    t_first_close: Option<SimTime>,
-    t_time_wait: Option<SimTime>,
+    t_established: Stamp,
+    t_first_close: Stamp,
+    t_time_wait: Stamp,
     /// When each side first reached TIME-WAIT or CLOSED: the end of its part of the teardown.
-    t_teardown: [Option<SimTime>; 2],
-    t_client_closed: Option<SimTime>,
-    t_server_closed: Option<SimTime>,
+    t_teardown: [Stamp; 2],
+    t_client_closed: Stamp,
+    t_server_closed: Stamp,
     client_outcome: Option<Outcome>,
     server_outcome: Option<ServerOutcome>,
     rtx: [u32; 4],
@@ -171,6 +203,10 @@ struct Rec {
     /// Has the client (0) / server (1) entered TIME-WAIT.
     in_time_wait: [bool; 2],
 }
+
+// A few thousand records are in use at once, and each host event touches one: keep them
+// within three cache lines.
+const _: () = assert!(std::mem::size_of::<Rec>() <= 152, "Rec grew");
 
 struct Engine<'a> {
     cfg: &'a RunConfig,
@@ -724,10 +760,10 @@ impl Engine<'_> {
                     && rec.t_teardown[0].is_none()
                     && rec.t_first_close.is_some()
                 {
-                    rec.t_teardown[0] = Some(now);
+                    rec.t_teardown[0].set(now);
                 }
                 if to == State::TimeWait && rec.t_time_wait.is_none() {
-                    rec.t_time_wait = Some(now);
+                    rec.t_time_wait.set(now);
                 }
                 if to == State::TimeWait {
                     // The exchange is over and TIME-WAIT can only end normally or be killed,
@@ -744,7 +780,7 @@ impl Engine<'_> {
             }
             Event::Connected => {
                 let rec = self.rec(id);
-                rec.t_established = Some(now);
+                rec.t_established.set(now);
                 self.next_request(now, id);
             }
             Event::Received { bytes } => {
@@ -774,9 +810,9 @@ impl Engine<'_> {
                     r.responses_received == w.requests_per_connection
                 };
                 let rec = self.rec(id);
-                rec.t_client_closed = Some(now);
+                rec.t_client_closed.set(now);
                 if rec.t_teardown[0].is_none() && rec.t_first_close.is_some() {
-                    rec.t_teardown[0] = Some(now);
+                    rec.t_teardown[0].set(now);
                 }
                 rec.client_outcome = Some(match reason {
                     CloseReason::Normal | CloseReason::TimeWaitKilled if all_data => {
@@ -880,10 +916,10 @@ impl Engine<'_> {
                     && rec.t_teardown[1].is_none()
                     && rec.t_first_close.is_some()
                 {
-                    rec.t_teardown[1] = Some(now);
+                    rec.t_teardown[1].set(now);
                 }
                 if to == State::TimeWait && rec.t_time_wait.is_none() {
-                    rec.t_time_wait = Some(now);
+                    rec.t_time_wait.set(now);
                 }
                 if to == State::TimeWait {
                     rec.in_time_wait[1] = true;
@@ -931,9 +967,9 @@ impl Engine<'_> {
             Event::Retransmit { kind } => self.rec(id).rtx[rtx_index(kind)] += 1,
             Event::Closed { reason } => {
                 let rec = self.rec(id);
-                rec.t_server_closed = Some(now);
+                rec.t_server_closed.set(now);
                 if rec.t_teardown[1].is_none() && rec.t_first_close.is_some() {
-                    rec.t_teardown[1] = Some(now);
+                    rec.t_teardown[1].set(now);
                 }
                 rec.server_outcome = Some(match reason {
                     CloseReason::Normal | CloseReason::TimeWaitKilled => ServerOutcome::Closed,
@@ -1056,13 +1092,16 @@ impl Engine<'_> {
             outcome: rec.client_outcome.unwrap_or(Outcome::Unfinished),
             server_outcome: rec.server_outcome,
             connect_ns: rec.t_connect.as_nanos(),
-            established_ns: rec.t_established.map(SimTime::as_nanos),
-            first_close_ns: rec.t_first_close.map(SimTime::as_nanos),
-            time_wait_ns: rec.t_time_wait.map(SimTime::as_nanos),
-            client_closed_ns: rec.t_client_closed.map(SimTime::as_nanos),
-            server_closed_ns: rec.t_server_closed.map(SimTime::as_nanos),
-            handshake_ns: rec.t_established.map(|t| (t - rec.t_connect).as_nanos()),
-            close_ns: match (rec.t_first_close, rec.t_teardown) {
+            established_ns: rec.t_established.get().map(SimTime::as_nanos),
+            first_close_ns: rec.t_first_close.get().map(SimTime::as_nanos),
+            time_wait_ns: rec.t_time_wait.get().map(SimTime::as_nanos),
+            client_closed_ns: rec.t_client_closed.get().map(SimTime::as_nanos),
+            server_closed_ns: rec.t_server_closed.get().map(SimTime::as_nanos),
+            handshake_ns: rec
+                .t_established
+                .get()
+                .map(|t| (t - rec.t_connect).as_nanos()),
+            close_ns: match (rec.t_first_close.get(), rec.t_teardown.map(Stamp::get)) {
                 (Some(start), [Some(a), Some(b)]) => Some((a.max(b) - start).as_nanos()),
                 (Some(start), [Some(a), None]) if rec.server.is_none() => {
                     Some((a - start).as_nanos())
