@@ -265,7 +265,7 @@ pub struct Overrides {
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Experiment, ExperimentError> {
     let text = std::fs::read_to_string(path).map_err(|e| ExperimentError::Read {
         path: path.to_path_buf(),
-        source: e,
+        io: e,
     })?;
     parse(path, &text, overrides)
 }
@@ -834,6 +834,42 @@ fn split_sides<T>(
 }
 
 /// Deserializes `v` (found at `key`) naming the exact failing key path in the error.
+/// serde names the Rust type it wanted ("expected u32", "expected struct WorkloadConfig");
+/// a user wrote TOML, so say what TOML value fits instead.
+fn plain_types(message: &str) -> String {
+    const NAMES: [(&str, &str); 6] = [
+        (
+            "expected u64",
+            "expected a whole number from 0 to 9223372036854775807",
+        ),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected u8", "expected a whole number from 0 to 255"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+    ];
+    let mut m = message.to_string();
+    for (rust, toml) in NAMES {
+        if let Some(i) = m.find(rust) {
+            let end = i + rust.len();
+            // Only whole words: "expected u16" must not rewrite "expected u160".
+            if !m[end..].starts_with(|c: char| c.is_ascii_alphanumeric()) {
+                m.replace_range(i..end, toml);
+            }
+        }
+    }
+    if let Some(i) = m.find("expected struct ") {
+        let name_end = m[i + 16..]
+            .find(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+            .map_or(m.len(), |n| i + 16 + n);
+        m.replace_range(i..name_end, "expected a table");
+    }
+    m
+}
+
 fn de<T: serde::de::DeserializeOwned>(
     path: &Path,
     key: &str,
@@ -852,7 +888,7 @@ fn de<T: serde::de::DeserializeOwned>(
         ExperimentError::Invalid {
             path: path.to_path_buf(),
             key: full,
-            message: e.into_inner().message().to_string(),
+            message: plain_types(e.into_inner().message()),
         }
     })
 }

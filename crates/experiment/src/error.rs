@@ -3,11 +3,10 @@ use std::path::PathBuf;
 /// Everything that can be wrong with an experiment before or while its results are written.
 #[derive(Debug, thiserror::Error)]
 pub enum ExperimentError {
-    #[error("{}: cannot read the experiment file: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    // The I/O error is in the message and deliberately not a `source`: callers printing the
+    // error chain would repeat it.
+    #[error("{}: cannot read the experiment file: {io}", path.display())]
+    Read { path: PathBuf, io: std::io::Error },
     #[error("{}: TOML syntax error: {message}", path.display())]
     Syntax { path: PathBuf, message: String },
     #[error("{}: {key}: {message}", path.display())]
@@ -16,9 +15,6 @@ pub enum ExperimentError {
         key: String,
         message: String,
     },
-    #[error("cannot write results to {}: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot write results to {}: {io}", path.display())]
+    Write { path: PathBuf, io: std::io::Error },
 }

@@ -56,6 +56,11 @@ pub fn execute(
     let total = jobs.len() as u64;
     let done = std::sync::atomic::AtomicU64::new(0);
     let conns = std::sync::atomic::AtomicU64::new(0);
+    // More workers than runs would only idle (and a huge --threads would fail to spawn):
+    // run.json reports the threads that could work.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let wanted = if threads == 0 { cores } else { threads };
+    let threads = wanted.min(jobs.len()).max(1);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -258,7 +263,7 @@ pub fn write_all(
         let path = dir.join(name);
         match std::fs::remove_file(&path) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                return Err(ExperimentError::Write { path, source: e })
+                return Err(ExperimentError::Write { path, io: e })
             }
             _ => {}
         }
@@ -268,9 +273,9 @@ pub fn write_all(
 
 /// Writes each (name, bytes) to `dir/name` via a temporary file and a rename.
 pub fn write_files(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<Vec<PathBuf>, ExperimentError> {
-    let werr = |path: &Path, source| ExperimentError::Write {
+    let werr = |path: &Path, io| ExperimentError::Write {
         path: path.to_path_buf(),
-        source,
+        io,
     };
     std::fs::create_dir_all(dir).map_err(|e| werr(dir, e))?;
     let mut staged = Vec::new();

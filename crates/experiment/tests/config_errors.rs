@@ -33,6 +33,53 @@ fn missing_file_names_the_file() {
     let e = experiment::load(Path::new("no/such/file.toml"), &Overrides::default()).unwrap_err();
     assert!(matches!(e, ExperimentError::Read { .. }));
     assert_mentions(&e.to_string(), &["no/such/file.toml"]);
+    // The OS error is said once, also by a caller printing the whole error chain.
+    let chain = format!("{:#}", anyhow_like_chain(&e));
+    assert_eq!(chain.matches("os error").count(), 1, "{chain}");
+}
+
+/// What a binary printing `{e:#}` through anyhow shows: the message, then each source.
+fn anyhow_like_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(&format!(": {c}"));
+        cur = c.source();
+    }
+    s
+}
+
+#[test]
+fn type_errors_name_toml_values_not_rust_types() {
+    for (text, key, want) in [
+        (
+            "[experiment]\nname = \"t\"\nseed = \"x\"\n",
+            "experiment.seed",
+            "a whole number from 0 to 9223372036854775807",
+        ),
+        (
+            "[experiment]\nname = \"t\"\nreplications = 1.5\n",
+            "experiment.replications",
+            "a whole number from 0 to 4294967295",
+        ),
+        ("experiment = 3\n", "experiment", "a table"),
+        (
+            "[experiment]\nname = \"t\"\n[workload]\nhalf_close = 3\n",
+            "workload.half_close",
+            "true or false",
+        ),
+        (
+            "[experiment]\nname = \"t\"\n[workload]\nrate = \"x\"\n",
+            "workload.rate",
+            "a number",
+        ),
+    ] {
+        let msg = err_of(text);
+        assert_mentions(&msg, &["exp.toml", key, want]);
+        for rust in ["u64", "u32", "f64", "struct", "Config", "Section"] {
+            assert!(!msg.contains(rust), "{msg:?} names the Rust type {rust}");
+        }
+    }
 }
 
 #[test]

@@ -143,8 +143,9 @@ impl std::error::Error for UsageError {}
 struct ExpArgs {
     /// The experiment file (TOML).
     file: PathBuf,
-    /// Override the experiment's seed.
-    #[arg(long)]
+    /// Override the experiment's seed: 0 to 9223372036854775807, the range of a TOML integer
+    /// (so that any seed can also be written in the file).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
     seed: Option<u64>,
     /// Override a key, e.g. --set link.loss=0.01 --set tcp.msl=5s (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]

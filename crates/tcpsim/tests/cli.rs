@@ -32,14 +32,17 @@ fn every_shipped_experiment_checks() {
 #[test]
 fn repeated_runs_and_thread_counts_give_identical_bytes() {
     let tmp = tempfile::tempdir().unwrap();
-    let dirs: Vec<PathBuf> = ["a", "b", "c"].iter().map(|d| tmp.path().join(d)).collect();
+    let dirs: Vec<PathBuf> = ["a", "b", "c", "d"]
+        .iter()
+        .map(|d| tmp.path().join(d))
+        .collect();
     let small = [
         "--set",
         "workload.connections=300",
         "--set",
         "link.loss=0.05",
     ];
-    for (dir, threads) in dirs.iter().zip(["1", "1", "2"]) {
+    for (dir, threads) in dirs.iter().zip(["1", "1", "2", "64"]) {
         let mut args = vec![
             "run",
             "experiments/basic.toml",
@@ -56,7 +59,11 @@ fn repeated_runs_and_thread_counts_give_identical_bytes() {
         assert!(!a.is_empty());
         assert_eq!(a, read(&dirs[1], name), "{name}: a repeated run differs");
         assert_eq!(a, read(&dirs[2], name), "{name}: 1 vs 2 threads differ");
+        assert_eq!(a, read(&dirs[3], name), "{name}: 1 vs 64 threads differ");
     }
+    // basic.toml is 3 runs: more workers than that would only idle.
+    let json: serde_json::Value = serde_json::from_slice(&read(&dirs[3], "run.json")).unwrap();
+    assert_eq!(json["threads"], 3);
     let json: serde_json::Value = serde_json::from_slice(&read(&dirs[2], "run.json")).unwrap();
     assert_eq!(json["threads"], 2);
     assert_eq!(json["connections"], 900);
