@@ -36,8 +36,6 @@ pub mod component {
     pub const ARRIVALS: u64 = 5;
 }
 
-/// Not a connection id (ids are below `MAX_CONNECTIONS` = 2^31).
-
 /// IPv4 (20) + TCP (20) header bytes; the MSS option adds 4.
 const HEADER_BYTES: u32 = 40;
 

@@ -131,7 +131,7 @@ mod tests {
     #[test]
     fn matches_a_map_under_sliding_and_long_lived_ids() {
         let mut t = RecTable::<u64>::new();
-        let mut m = BTreeMap::new();
+        let mut m: BTreeMap<u32, u64> = BTreeMap::new();
         let mut x = 0x2545_f491_4f6c_dd1du64;
         let mut next = 0u32;
         let mut peak = 0;
@@ -140,8 +140,8 @@ mod tests {
             x ^= x >> 7;
             x ^= x << 17;
             // About 100 short-lived records at a time, plus every 997th id living on.
-            let long_lived = m.keys().filter(|&&id| id % 997 == 0).count();
-            if m.len() - long_lived < 100 || x % 2 == 0 {
+            let long_lived = m.keys().filter(|&&id| id.is_multiple_of(997)).count();
+            if m.len() - long_lived < 100 || x.is_multiple_of(2) {
                 t.insert(next, next as u64 * 7);
                 m.insert(next, next as u64 * 7);
                 next += 1;
@@ -150,7 +150,7 @@ mod tests {
                 // rare sweep takes one).
                 let lo = next.saturating_sub(200);
                 let id = lo + (x >> 32) as u32 % (next - lo);
-                if id % 997 != 0 || step % 5000 == 0 {
+                if !id.is_multiple_of(997) || step.is_multiple_of(5000) {
                     assert_eq!(t.remove(id), m.remove(&id), "remove {id}");
                 }
             }
