@@ -1,12 +1,13 @@
 //! A host: listeners, ephemeral ports, demultiplexing, compact TIME-WAIT, and RST for
 //! segments that match nothing.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
 use rustc_hash::FxHashMap;
 use sim_time::SimTime;
 
 use crate::config::{PortSelection, SynCookies, TcpConfig, TwReopen};
+use crate::demux::DemuxBuildHasher;
 use crate::event::{CloseCounts, Event, Note, RtxCounts, Sink, StaleCounts, State};
 use crate::isn::{isn, splitmix64};
 use crate::syncookie::{self, COOKIE_MAX_AGE, COOKIE_PERIOD};
@@ -212,11 +213,10 @@ const LQ_ACCEPT: u8 = 2;
 const LQ_MANUAL: u8 = 4;
 
 /// A listening port and its two queues (Linux keeps both in the listener's
-/// `icsk_accept_queue`). Listeners are few, so they live in a small `Vec` searched by port;
-/// the `listening` bitmap answers "is this port listening?" without the search.
+/// `icsk_accept_queue`). They live in a `Vec` in the order of `listen` calls, found by port
+/// through `Host::listener_of`; the `listening` bitmap answers "is this port listening?".
 #[derive(Clone, Debug)]
 struct Listener {
-    port: u16,
     mode: AcceptMode,
     /// Passive connections in SYN-RECEIVED.
     syn_queued: u32,
@@ -365,6 +365,10 @@ pub struct Host {
     rng: u64,
     listening: Vec<u64>,
     listeners: Vec<Listener>,
+    /// Port -> index in `listeners` + 1 (0: not listening), allocated at the first `listen`.
+    /// A host may listen on many ports (`bench-a`: 64), and every SYN and every input to a
+    /// connection in a listen queue looks its listener up: one load instead of a scan.
+    listener_of: Vec<u16>,
     listeners_in_range: u32,
     slots: Vec<Slot>,
     free_slot: u32,
@@ -381,8 +385,9 @@ pub struct Host {
     /// The lane's outstanding wake-up; MAX = none.
     tw_lane_requested: SimTime,
     /// 4-tuple -> slot index, or generation << 32 | TW_BIT | TIME-WAIT index. Only looked
-    /// up, never iterated.
-    demux: FxHashMap<u64, u64>,
+    /// up, never iterated. Hashed for locality of consecutive ephemeral ports (see
+    /// [`crate::demux`]).
+    demux: HashMap<u64, u64, DemuxBuildHasher>,
     /// Remote address -> ephemeral ports held toward it (live or TIME-WAIT), so that
     /// exhaustion is known without scanning the range.
     ports_toward: FxHashMap<u64, u32>,
@@ -413,6 +418,7 @@ impl Host {
             rng,
             listening: vec![0; 1024],
             listeners: Vec::new(),
+            listener_of: Vec::new(),
             listeners_in_range: 0,
             slots: Vec::new(),
             free_slot: NONE,
@@ -422,7 +428,7 @@ impl Host {
             tw_live: 0,
             tw_lane: VecDeque::new(),
             tw_lane_requested: SimTime::MAX,
-            demux: FxHashMap::default(),
+            demux: HashMap::default(),
             ports_toward: FxHashMap::default(),
             next_port,
             tx: VecDeque::new(),
@@ -494,8 +500,12 @@ impl Host {
         if self.in_ephemeral_range(port) {
             self.listeners_in_range += 1;
         }
+        if self.listener_of.is_empty() {
+            self.listener_of = vec![0; 1 << 16];
+        }
+        // At most 65535 ports can listen, so the index + 1 fits.
+        self.listener_of[port as usize] = self.listeners.len() as u16 + 1;
         self.listeners.push(Listener {
-            port,
             mode,
             syn_queued: 0,
             accept_queued: 0,
@@ -536,10 +546,8 @@ impl Host {
     }
 
     fn listener_index(&self, port: u16) -> Option<usize> {
-        if !self.is_listening(port) {
-            return None;
-        }
-        self.listeners.iter().position(|l| l.port == port)
+        let l = *self.listener_of.get(port as usize)?;
+        (l != 0).then(|| l as usize - 1)
     }
 
     /// Active open toward `remote`: picks an ephemeral port, queues the SYN (the next

@@ -20,6 +20,7 @@
 //! the host's secret.
 
 mod config;
+pub mod demux;
 mod endpoint;
 mod event;
 mod host;
