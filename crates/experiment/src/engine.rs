@@ -46,16 +46,20 @@ pub enum Side {
     Server,
 }
 
+// Most queue entries are timers: a segment in the event would double every entry's size.
+const _: () = assert!(std::mem::size_of::<Ev>() <= 16, "Ev grew");
+
 #[derive(Debug)]
 enum Ev {
     Arrival {
         id: u32,
     },
     /// A segment that could not join its direction's delivery lane (it would arrive before
-    /// the lane's last segment: jitter, reordering, a duplicate).
+    /// the lane's last segment: jitter, reordering, a duplicate). The segment waits in
+    /// `Engine::off_lane`, so that queue entries stay small: most of them are timers.
     Deliver {
         to: Side,
-        seg: Segment,
+        slot: u32,
     },
     Timer {
         host: Side,
@@ -70,6 +74,13 @@ enum Ev {
     Flood {
         k: u64,
     },
+}
+
+/// What the main loop handles next: a queue event, or a segment arriving (from a lane or
+/// from the queue).
+enum Step {
+    Queued(Ev),
+    Deliver { to: Side, seg: Segment },
 }
 
 /// Segments in flight toward one side, in arrival order. On a link with a fixed delay every
@@ -228,6 +239,9 @@ struct Engine<'a> {
     track_fins: bool,
     /// Delivery lanes toward the client (0) and the server (1).
     lanes: [Lane; 2],
+    /// Segments in flight outside the lanes (`Ev::Deliver`), and the free slots among them.
+    off_lane: Vec<Segment>,
+    off_lane_free: Vec<u32>,
     /// Per side, by [`TimerToken::slot`]: the wake-up queued for that live connection.
     timers: [Vec<Option<PendingTimer>>; 2],
     finished: u64,
@@ -371,6 +385,8 @@ fn run_with(
         live: RecTable::new(),
         track_fins: cfg.fault.iter().any(|f| f.after_fin),
         lanes: Default::default(),
+        off_lane: Vec::new(),
+        off_lane_free: Vec::new(),
         timers: Default::default(),
         finished: 0,
         events: 0,
@@ -453,36 +469,42 @@ impl Engine<'_> {
             self.now = now;
             if let Some(t) = self.tracer.as_deref_mut() {
                 match &ev {
-                    Ev::Arrival { .. } => {
+                    Step::Queued(Ev::Arrival { .. }) => {
                         t.begin(Some((Side::Client, Cause::App(AppCall::Connect))))
                     }
-                    Ev::Deliver { to, seg } => t.deliver(now, *to, seg),
-                    Ev::Timer { host, .. } => t.timer(*host),
+                    Step::Deliver { to, seg } => t.deliver(now, *to, seg),
+                    Step::Queued(Ev::Timer { host, .. }) => t.timer(*host),
                     // Its calls are traced one by one (`app`).
-                    Ev::Respond { .. } | Ev::Sample | Ev::Flood { .. } => t.begin(None),
+                    Step::Queued(Ev::Respond { .. } | Ev::Sample | Ev::Flood { .. }) => {
+                        t.begin(None)
+                    }
+                    Step::Queued(Ev::Deliver { .. }) => unreachable!("resolved by next_event"),
                 }
             }
             match ev {
-                Ev::Arrival { id } => self.on_arrival(now, id)?,
-                Ev::Deliver {
+                Step::Deliver {
                     to: Side::Client,
                     seg,
                 } => self.client.handle_segment(now, &seg),
-                Ev::Deliver {
+                Step::Deliver {
                     to: Side::Server,
                     seg,
                 } => self.server.handle_segment(now, &seg),
-                Ev::Timer {
-                    host: Side::Client,
-                    token,
-                } => self.client.handle_timeout(now, token),
-                Ev::Timer {
-                    host: Side::Server,
-                    token,
-                } => self.server.handle_timeout(now, token),
-                Ev::Respond { id } => self.respond(now, id),
-                Ev::Sample => self.sample(now)?,
-                Ev::Flood { k } => self.flood(now, k)?,
+                Step::Queued(ev) => match ev {
+                    Ev::Arrival { id } => self.on_arrival(now, id)?,
+                    Ev::Timer {
+                        host: Side::Client,
+                        token,
+                    } => self.client.handle_timeout(now, token),
+                    Ev::Timer {
+                        host: Side::Server,
+                        token,
+                    } => self.server.handle_timeout(now, token),
+                    Ev::Respond { id } => self.respond(now, id),
+                    Ev::Sample => self.sample(now)?,
+                    Ev::Flood { k } => self.flood(now, k)?,
+                    Ev::Deliver { .. } => unreachable!("resolved by next_event"),
+                },
             }
             self.drain(now)?;
         }
@@ -492,7 +514,7 @@ impl Engine<'_> {
     /// smaller. A lane head's key is the sequence number reserved when it became the head,
     /// the moment a queue event for it would have been scheduled, so the order is exactly
     /// that of one queue holding everything.
-    fn next_event(&mut self, limit: SimTime) -> Option<(SimTime, Ev)> {
+    fn next_event(&mut self, limit: SimTime) -> Option<(SimTime, Step)> {
         let lane = (0..2)
             .filter_map(|i| {
                 let l = &self.lanes[i];
@@ -501,8 +523,20 @@ impl Engine<'_> {
             .filter(|&(at, _, _)| at <= limit)
             .min();
         let (bound_time, bound_seq) = lane.map_or((limit, u64::MAX), |(at, seq, _)| (at, seq));
-        if let Some(ev) = self.q.pop_before(bound_time, bound_seq) {
-            return Some(ev);
+        if let Some((at, ev)) = self.q.pop_before(bound_time, bound_seq) {
+            return Some((
+                at,
+                match ev {
+                    Ev::Deliver { to, slot } => {
+                        self.off_lane_free.push(slot);
+                        Step::Deliver {
+                            to,
+                            seg: self.off_lane[slot as usize],
+                        }
+                    }
+                    ev => Step::Queued(ev),
+                },
+            ));
         }
         let (at, _, i) = lane?;
         let l = &mut self.lanes[i];
@@ -511,7 +545,7 @@ impl Engine<'_> {
             l.head_seq = self.q.reserve_seq();
         }
         let to = if i == 0 { Side::Client } else { Side::Server };
-        Some((at, Ev::Deliver { to, seg }))
+        Some((at, Step::Deliver { to, seg }))
     }
 
     fn sample(&mut self, now: SimTime) -> Result<(), RunError> {
@@ -667,7 +701,17 @@ impl Engine<'_> {
         let lane = &mut self.lanes[to as usize];
         match lane.segs.back() {
             Some(&(last, _)) if at < last => {
-                self.schedule(at, Ev::Deliver { to, seg })?;
+                let slot = match self.off_lane_free.pop() {
+                    Some(slot) => {
+                        self.off_lane[slot as usize] = seg;
+                        slot
+                    }
+                    None => {
+                        self.off_lane.push(seg);
+                        (self.off_lane.len() - 1) as u32
+                    }
+                };
+                self.schedule(at, Ev::Deliver { to, slot })?;
             }
             Some(_) => lane.segs.push_back((at, seg)),
             None => {
