@@ -4,7 +4,7 @@
 //! # Why not FxHash
 //!
 //! A host's demux table holds every connection, TIME-WAIT included: about 1 M entries (2 M
-//! buckets, 34 MB) in `bench-a`. Only a few thousand of them are busy at any instant (in their
+//! buckets) in `bench-a`. Only a few thousand of them are busy at any instant (in their
 //! handshake or teardown), but FxHash puts the keys of consecutive ephemeral ports in random
 //! buckets, so each of those lives in a cache line and a 4 KiB page of its own: every insert
 //! of a new connection, every lookup of one that was active 10 ms ago, and every expiry of a

@@ -1,13 +1,14 @@
 //! A host: listeners, ephemeral ports, demultiplexing, compact TIME-WAIT, and RST for
 //! segments that match nothing.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
+use hashbrown::HashTable;
 use rustc_hash::FxHashMap;
-use sim_time::SimTime;
+use sim_time::{SimDuration, SimTime};
 
 use crate::config::{PortSelection, SynCookies, TcpConfig, TwReopen};
-use crate::demux::DemuxBuildHasher;
+use crate::demux::demux_hash;
 use crate::event::{CloseCounts, Event, Note, RtxCounts, Sink, StaleCounts, State};
 use crate::isn::{isn, splitmix64};
 use crate::syncookie::{self, COOKIE_MAX_AGE, COOKIE_PERIOD};
@@ -17,9 +18,9 @@ use crate::tcb::{
 };
 use crate::wire::{reset_for, Addr, Flags, Segment, SeqNum};
 
-/// In a demux value: marks a TIME-WAIT record; the low 31 bits are its index and the high
-/// word the connection's generation.
-const TW_BIT: u64 = 1 << 31;
+/// In a demux entry: marks a TIME-WAIT record, whose index is in the low 31 bits; without it
+/// the entry is a slot index.
+const TW_BIT: u32 = 1 << 31;
 const NONE: u32 = u32::MAX;
 /// Slot indexes stay below 2^30 so that a TIME-WAIT record can keep one with two flags.
 const MAX_SLOTS: u32 = 1 << 30;
@@ -28,6 +29,9 @@ const TW_LIVE: u32 = 1 << 31;
 const TW_ACTIVE: u32 = 1 << 30;
 /// `TimerToken::tw` of the TIME-WAIT lane's wake-up (see [`Host`]'s `tw_lane`).
 const TW_LANE: u32 = NONE - 1;
+/// A lane entry with this record index is no record: its delta is the high word of the next
+/// entry's (see [`Host`]'s `tw_lane`). Record indexes stay below [`MAX_SLOTS`].
+const LANE_GAP: u32 = NONE;
 
 /// A connection of a [`Host`]: a slot index and its generation, so a stale id is harmless.
 /// A connection keeps its id for its whole life, TIME-WAIT included. Ordered (by slot, then
@@ -298,20 +302,23 @@ struct Slot {
     next_free: u32,
 }
 
-/// A connection in TIME-WAIT, like Linux's `inet_timewait_sock`: 40 bytes. The rest of the
-/// connection's [`ConnId`], its generation, sits in the demux value, in what would otherwise
-/// be padding.
+/// A connection in TIME-WAIT, like Linux's `inet_timewait_sock`: 40 bytes, the connection's
+/// whole [`ConnId`] included (its slot went back to the free list).
 #[derive(Clone, Copy, Debug)]
 struct TwRecord {
     /// The demux key (remote address and local port); the next free index when free.
     key: u64,
     expires_at: SimTime,
-    tag: u64,
     snd_nxt: SeqNum,
     rcv_nxt: SeqNum,
     incarnation: u32,
     /// TW_LIVE | TW_ACTIVE (opened by `connect`, holds an ephemeral port) | slot index.
     conn: u32,
+    /// The generation of the connection's [`ConnId`].
+    gen: u32,
+    /// The low word of the connection's tag; a tag above `u32::MAX` (tcpsim's never are:
+    /// it tags with the incarnation) keeps its whole value in `Host::tw_wide_tags`.
+    tag_low: u32,
 }
 
 impl TwRecord {
@@ -325,13 +332,19 @@ impl TwRecord {
     }
 }
 
-/// Size of a TIME-WAIT record. Its demux entry adds 16 bytes, plus the table's control byte
-/// and load-factor slack.
+/// Size of a TIME-WAIT record. Its demux entry adds 5 bytes (a 4-byte index and the table's
+/// control byte) per bucket, 1.15 to 2.3 buckets per entry, and its lane entry 8 bytes:
+/// about 60 bytes per connection in TIME-WAIT in all.
 pub const TIME_WAIT_RECORD_SIZE: usize = std::mem::size_of::<TwRecord>();
 const _: () = assert!(
     TIME_WAIT_RECORD_SIZE <= 40,
     "the TIME-WAIT record grew past 40 bytes"
 );
+const _: () = assert!(std::mem::size_of::<LaneEntry>() == 8);
+
+/// An entry of the TIME-WAIT lane: (record index or [`LANE_GAP`], nanoseconds after the
+/// previous entry's expiry).
+type LaneEntry = (u32, u32);
 
 /// The demux key of a 4-tuple. The local address is always this host's, so the key is the
 /// remote address and the local port, packed in 8 bytes.
@@ -349,6 +362,19 @@ fn key_local_port(key: u64) -> u16 {
 }
 fn addr_key(a: Addr) -> u64 {
     (a.ip as u64) << 16 | a.port as u64
+}
+
+/// The demux key of a table entry: a live slot's 4-tuple or a TIME-WAIT record's key.
+/// A free function of the two arrays so that the table can hash its own entries while it
+/// is borrowed mutably (when it grows).
+#[inline(always)]
+fn entry_key(slots: &[Slot], tw: &[TwRecord], v: u32) -> u64 {
+    if v & TW_BIT != 0 {
+        tw[(v & !TW_BIT) as usize].key
+    } else {
+        let t = &slots[v as usize].tcb;
+        conn_key(t.local.port, t.remote)
+    }
 }
 
 /// One host's TCP: listeners, connections, TIME-WAIT records, ports, and output queues.
@@ -376,18 +402,29 @@ pub struct Host {
     tw: Vec<TwRecord>,
     free_tw: u32,
     tw_live: usize,
-    /// TIME-WAIT expiries in time order: (record index, expiry). TIME-WAIT always lasts the
-    /// same 2×MSL, so records expire in the order they (re)started and one FIFO with one
-    /// wake-up for its head replaces a timer per record: at 6 M records in TIME-WAIT that is
-    /// 16 bytes each instead of a queue entry each, and no queue churn. Entries whose record
-    /// has gone or restarted since are skipped when they reach the head.
-    tw_lane: VecDeque<(u32, SimTime)>,
+    /// Whole tags of the live TIME-WAIT records whose tag does not fit in `tag_low`.
+    tw_wide_tags: FxHashMap<u32, u64>,
+    /// TIME-WAIT expiries in time order: (record index, expiry as a delta from the previous
+    /// entry's). TIME-WAIT always lasts the same 2×MSL, so records expire in the order they
+    /// (re)started and one FIFO with one wake-up for its head replaces a timer per record:
+    /// at 6 M records in TIME-WAIT that is 8 bytes each instead of a queue entry each, and no
+    /// queue churn. Entries whose record has gone or restarted since are skipped when they
+    /// reach the head (at their own time, which the deltas keep). A delta of 2^32 ns (4.3 s)
+    /// or more takes a [`LANE_GAP`] entry before it for its high word.
+    tw_lane: VecDeque<LaneEntry>,
+    /// Expiry of the entry before the lane's head (the last one popped): the deltas count
+    /// from it.
+    tw_lane_base: SimTime,
+    /// Expiry of the lane's last entry.
+    tw_lane_back: SimTime,
     /// The lane's outstanding wake-up; MAX = none.
     tw_lane_requested: SimTime,
-    /// 4-tuple -> slot index, or generation << 32 | TW_BIT | TIME-WAIT index. Only looked
-    /// up, never iterated. Hashed for locality of consecutive ephemeral ports (see
-    /// [`crate::demux`]).
-    demux: HashMap<u64, u64, DemuxBuildHasher>,
+    /// 4-tuple -> slot index, or TW_BIT | TIME-WAIT record index. The keys are not stored:
+    /// the slot or record an entry names has its 4-tuple, and a lookup that finds its entry
+    /// reads that slot or record next anyway; 4 bytes and a control byte per bucket (with
+    /// 8-byte keys and values, 16 + 1). Only looked up, never iterated. Hashed by
+    /// [`demux_hash`], for locality of consecutive ephemeral ports.
+    demux: HashTable<u32>,
     /// Remote address -> ephemeral ports held toward it (live or TIME-WAIT), so that
     /// exhaustion is known without scanning the range.
     ports_toward: FxHashMap<u64, u32>,
@@ -426,9 +463,12 @@ impl Host {
             tw: Vec::new(),
             free_tw: NONE,
             tw_live: 0,
+            tw_wide_tags: FxHashMap::default(),
             tw_lane: VecDeque::new(),
+            tw_lane_base: SimTime::ZERO,
+            tw_lane_back: SimTime::ZERO,
             tw_lane_requested: SimTime::MAX,
-            demux: HashMap::default(),
+            demux: HashTable::new(),
             ports_toward: FxHashMap::default(),
             next_port,
             tx: VecDeque::new(),
@@ -469,6 +509,30 @@ impl Host {
     /// The ISN this host would choose now for `local` -> `remote`.
     pub fn isn(&self, now: SimTime, local: Addr, remote: Addr) -> SeqNum {
         isn(&self.cfg, self.sip_key, now, local, remote)
+    }
+
+    /// The demux entry of `key`: a slot index, or TW_BIT | a TIME-WAIT record index.
+    #[inline(always)]
+    fn demux_get(&self, key: u64) -> Option<u32> {
+        let (slots, tw) = (&self.slots, &self.tw);
+        self.demux
+            .find(demux_hash(key), |&v| entry_key(slots, tw, v) == key)
+            .copied()
+    }
+
+    /// Adds entry `v` (for `key`, which has none): its slot or record must hold `key` already.
+    fn demux_insert(&mut self, key: u64, v: u32) {
+        debug_assert!(self.demux_get(key).is_none(), "a 4-tuple entered twice");
+        let (slots, tw) = (&self.slots, &self.tw);
+        self.demux
+            .insert_unique(demux_hash(key), v, |&e| demux_hash(entry_key(slots, tw, e)));
+    }
+
+    /// Removes entry `v` of `key`. Found by value: no slot or record is read.
+    fn demux_remove(&mut self, key: u64, v: u32) {
+        if let Ok(e) = self.demux.find_entry(demux_hash(key), |&e| e == v) {
+            e.remove();
+        }
     }
 
     fn is_listening(&self, port: u16) -> bool {
@@ -617,7 +681,7 @@ impl Host {
         for _ in 0..n {
             let port = (lo as u32 + off) as u16;
             off = (off + 1) % n;
-            if !self.is_listening(port) && !self.demux.contains_key(&conn_key(port, remote)) {
+            if !self.is_listening(port) && self.demux_get(conn_key(port, remote)).is_none() {
                 self.next_port = (lo as u32 + off) as u16;
                 return Some(port);
             }
@@ -657,7 +721,7 @@ impl Host {
         } else {
             self.slots.push(slot);
         }
-        self.demux.insert(key, conn.index as u64);
+        self.demux_insert(key, conn.index);
         self.live += 1;
         self.stats.connections_peak = self.stats.connections_peak.max(self.connections() as u64);
     }
@@ -786,7 +850,7 @@ impl Host {
     fn release_slot(&mut self, i: u32) {
         let t = &self.slots[i as usize].tcb;
         let (local, remote, active) = (t.local, t.remote, !t.is_passive());
-        self.demux.remove(&conn_key(local.port, remote));
+        self.demux_remove(conn_key(local.port, remote), i);
         if active {
             self.release_port(remote);
         }
@@ -818,14 +882,16 @@ impl Host {
             index: i,
             gen: slot.gen,
         };
+        let tag = slot.tag;
         let rec = TwRecord {
             key,
             expires_at: t.timer_at,
-            tag: slot.tag,
             snd_nxt: t.snd_nxt,
             rcv_nxt: t.rcv_nxt,
             incarnation: t.incarnation,
             conn: TW_LIVE | if t.is_passive() { 0 } else { TW_ACTIVE } | i,
+            gen: conn.gen,
+            tag_low: tag as u32,
         };
         let j = if self.free_tw != NONE {
             let j = self.free_tw;
@@ -836,8 +902,13 @@ impl Host {
             self.tw.push(rec);
             (self.tw.len() - 1) as u32
         };
-        self.demux
-            .insert(key, (conn.gen as u64) << 32 | TW_BIT | j as u64);
+        if tag > u32::MAX as u64 {
+            self.tw_wide_tags.insert(j, tag);
+        }
+        // The entry stays where it is and names the record instead of the slot.
+        if let Some(v) = self.demux.find_mut(demux_hash(key), |&v| v == i) {
+            *v = TW_BIT | j;
+        }
         // The slot's generation moves on, so its next occupant gets a different id.
         self.free_slot_index(i);
         self.tw_live += 1;
@@ -851,17 +922,40 @@ impl Host {
     /// `at` keeps it in time order, which is always the case with a constant 2×MSL, or else
     /// with a wake-up of its own.
     fn schedule_time_wait(&mut self, conn: ConnId, j: u32, at: SimTime) {
-        if self.tw_lane.back().is_some_and(|&(_, last)| at < last) {
+        if self.tw_lane.is_empty() {
+            self.tw_lane_base = at;
+            self.tw_lane_back = at;
+        } else if at < self.tw_lane_back {
             let token = TimerToken { conn, tw: j };
             self.events.push_back(HostEvent::Timer { token, at });
             return;
         }
-        self.tw_lane.push_back((j, at));
+        let delta_ns = (at - self.tw_lane_back).as_nanos();
+        if delta_ns > u32::MAX as u64 {
+            self.tw_lane.push_back((LANE_GAP, (delta_ns >> 32) as u32));
+        }
+        self.tw_lane.push_back((j, delta_ns as u32));
+        self.tw_lane_back = at;
         self.request_lane_wakeup();
     }
 
+    /// The lane's head: its record index and expiry. Folds [`LANE_GAP`] entries into the
+    /// base on the way.
+    #[inline]
+    fn lane_head(&mut self) -> Option<(u32, SimTime)> {
+        loop {
+            let &(j, delta_ns) = self.tw_lane.front()?;
+            if j != LANE_GAP {
+                let at = self.tw_lane_base + SimDuration::from_nanos(delta_ns as u64);
+                return Some((j, at));
+            }
+            self.tw_lane_base += SimDuration::from_nanos((delta_ns as u64) << 32);
+            self.tw_lane.pop_front();
+        }
+    }
+
     fn request_lane_wakeup(&mut self) {
-        if let Some(&(_, at)) = self.tw_lane.front() {
+        if let Some((_, at)) = self.lane_head() {
             if at < self.tw_lane_requested {
                 self.tw_lane_requested = at;
                 let token = TimerToken {
@@ -883,11 +977,12 @@ impl Host {
             return;
         }
         self.tw_lane_requested = SimTime::MAX;
-        while let Some(&(j, at)) = self.tw_lane.front() {
+        while let Some((j, at)) = self.lane_head() {
             if at > now {
                 break;
             }
             self.tw_lane.pop_front();
+            self.tw_lane_base = at;
             let rec = &self.tw[j as usize];
             // Gone (reopened, killed by RST) or restarted (a later entry covers it). A reused
             // record with the very same expiry is due now anyway.
@@ -896,29 +991,32 @@ impl Host {
             }
             let conn = ConnId {
                 index: rec.conn & IDX_MASK,
-                gen: self.tw_gen(j),
+                gen: rec.gen,
             };
             self.expire_time_wait(now, j, conn);
         }
         self.request_lane_wakeup();
     }
 
-    /// The generation of live record `j`'s connection, kept in its demux value.
-    fn tw_gen(&self, j: u32) -> u32 {
-        self.demux
-            .get(&self.tw[j as usize].key)
-            .map_or(0, |&v| (v >> 32) as u32)
+    /// The tag of live record `j`'s connection.
+    #[inline]
+    fn tw_tag(&self, j: u32) -> u64 {
+        let low = self.tw[j as usize].tag_low as u64;
+        if self.tw_wide_tags.is_empty() {
+            return low;
+        }
+        self.tw_wide_tags.get(&j).copied().unwrap_or(low)
     }
 
     /// TIME-WAIT record `j`'s timer, if it is due: report the close and free it.
     fn expire_time_wait(&mut self, now: SimTime, j: u32, conn: ConnId) -> bool {
-        let rec = &self.tw[j as usize];
-        let core = rec.core();
+        let tag = self.tw_tag(j);
+        let core = self.tw[j as usize].core();
         let mut sink = HostSink {
             events: &mut self.events,
             stats: &mut self.stats,
             conn,
-            tag: rec.tag,
+            tag,
             state_mask: self.state_mask,
         };
         let expired = time_wait_timeout(&core, now, &mut sink);
@@ -931,21 +1029,20 @@ impl Host {
     /// The id of the connection TIME-WAIT record `j` belongs to, if the record is live.
     fn tw_conn(&self, j: u32) -> Option<ConnId> {
         let rec = self.tw.get(j as usize)?;
-        if rec.conn & TW_LIVE == 0 {
-            return None;
-        }
-        let v = *self.demux.get(&rec.key)?;
-        (v & (TW_BIT | IDX_MASK as u64) == TW_BIT | j as u64).then_some(ConnId {
+        (rec.conn & TW_LIVE != 0).then_some(ConnId {
             index: rec.conn & IDX_MASK,
-            gen: (v >> 32) as u32,
+            gen: rec.gen,
         })
     }
 
     fn release_tw(&mut self, j: u32) {
         let rec = self.tw[j as usize];
-        self.demux.remove(&rec.key);
+        self.demux_remove(rec.key, TW_BIT | j);
         if rec.conn & TW_ACTIVE != 0 {
             self.release_port(key_remote(rec.key));
+        }
+        if !self.tw_wide_tags.is_empty() {
+            self.tw_wide_tags.remove(&j);
         }
         let r = &mut self.tw[j as usize];
         r.conn = 0;
@@ -1006,17 +1103,17 @@ impl Host {
             self.stats.misaddressed += 1;
             return;
         }
-        match self.demux.get(&conn_key(seg.dst.port, seg.src)).copied() {
+        match self.demux_get(conn_key(seg.dst.port, seg.src)) {
             Some(v) if v & TW_BIT != 0 => {
-                let j = v as u32 & IDX_MASK;
+                let j = v & !TW_BIT;
+                let rec = &self.tw[j as usize];
                 let conn = ConnId {
-                    index: self.tw[j as usize].conn & IDX_MASK,
-                    gen: (v >> 32) as u32,
+                    index: rec.conn & IDX_MASK,
+                    gen: rec.gen,
                 };
                 self.on_time_wait(now, j, conn, seg)
             }
             Some(i) => {
-                let i = i as u32;
                 if self.slots[i as usize].lq & (LQ_SYN | LQ_MANUAL) == LQ_SYN | LQ_MANUAL
                     && self.handshake_ack_overflows(i, seg)
                 {
@@ -1255,13 +1352,14 @@ impl Host {
 
     /// A segment for a TIME-WAIT record: the same function as an endpoint in TIME-WAIT.
     fn on_time_wait(&mut self, now: SimTime, j: u32, conn: ConnId, seg: &Segment) {
+        let tag = self.tw_tag(j);
         let rec = &mut self.tw[j as usize];
         let mut core = rec.core();
         let mut sink = HostSink {
             events: &mut self.events,
             stats: &mut self.stats,
             conn,
-            tag: rec.tag,
+            tag,
             state_mask: self.state_mask,
         };
         let verdict = time_wait_segment(&mut core, &self.cfg, now, seg, &mut sink);

@@ -1584,6 +1584,70 @@ mod lane_and_timers {
     }
 
     #[test]
+    fn lane_entries_seconds_apart_keep_their_times() {
+        // The lane keeps each expiry as a 32-bit delta in ns from the previous one: 5, 15
+        // and 10 s (over 2^32 ns) between records, a stale entry among them (connection
+        // 2's final ACK is lost at 5.06 s, so its TIME-WAIT restarts at 5.26 s), and an
+        // empty lane in between (connection 5).
+        let mut net = Net::new(TcpConfig::default());
+        net.app = request_response(100, 1000, true);
+        net.lose = Box::new(|t, h, s| h == C && s.flags == Flags::ACK && t == ms(5_060));
+        for (inc, at) in [(1, 0), (2, 5_000), (3, 20_000), (4, 30_000), (5, 200_000)] {
+            net.run_until(ms(at));
+            net.connect(inc);
+        }
+        net.run();
+        assert_eq!(
+            net.closes(C),
+            [60_060, 65_260, 80_060, 90_060, 260_060].map(|t| (ms(t), CloseReason::Normal))
+        );
+        assert_eq!(net.hosts[C].time_wait_count(), 0);
+    }
+
+    #[test]
+    fn a_tag_wider_than_32_bits_survives_time_wait() {
+        let mut net = Net::new(TcpConfig::default());
+        net.app = request_response(100, 1000, true);
+        let wide = 0xdead_beef_0000_0007;
+        let c1 = net.hosts[C].connect(net.now, SERVER, 7, wide).unwrap();
+        net.drain(C);
+        // The second connection's record reuses the first one's, with a narrow tag.
+        net.run_until(ms(61_000));
+        let c2 = net.hosts[C].connect(net.now, SERVER, 8, 8).unwrap();
+        net.drain(C);
+        net.run();
+        let tags: Vec<(ConnId, u64)> = net
+            .events
+            .iter()
+            .filter_map(|e| match e.2 {
+                HostEvent::Conn { conn, tag, .. } if e.1 == C => Some((conn, tag)),
+                _ => None,
+            })
+            .collect();
+        assert!(tags
+            .iter()
+            .all(|&(c, t)| (c == c1 && t == wide) || (c == c2 && t == 8)));
+        assert_eq!(
+            net.closes(C),
+            [60_060, 121_060].map(|t| (ms(t), CloseReason::Normal))
+        );
+        // Both Closed events come from TIME-WAIT records and carry their tags.
+        let last_tags: Vec<u64> = net
+            .events
+            .iter()
+            .filter_map(|e| match e.2 {
+                HostEvent::Conn {
+                    tag,
+                    event: Event::Closed { .. },
+                    ..
+                } if e.1 == C => Some(tag),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(last_tags, [wide, 8]);
+    }
+
+    #[test]
     fn state_filter_and_per_state_counts() {
         let mut net = Net::new(TcpConfig::default());
         net.hosts[C].report_state_changes(&[State::TimeWait]);
