@@ -170,7 +170,10 @@ impl Endpoint {
 
     /// The next segment to send; call until `None`.
     pub fn poll_transmit(&mut self, cfg: &TcpConfig, now: SimTime) -> Option<Segment> {
-        self.tcb.poll_transmit(cfg, now)
+        let may = self.tcb.may_transmit();
+        let seg = self.tcb.poll_transmit(cfg, now);
+        debug_assert!(may || seg.is_none(), "may_transmit said no, then {seg:?}");
+        seg
     }
 
     /// The earliest time `handle_timeout` has something to do.

@@ -377,6 +377,45 @@ fn entry_key(slots: &[Slot], tw: &[TwRecord], v: u32) -> u64 {
     }
 }
 
+/// Queues every segment `tcb` has to send, and counts them.
+#[inline]
+fn transmit(
+    tcb: &mut Tcb,
+    cfg: &TcpConfig,
+    now: SimTime,
+    tx: &mut VecDeque<Segment>,
+    stats: &mut HostStats,
+) {
+    while let Some(seg) = tcb.poll_transmit(cfg, now) {
+        stats.segments_sent += 1;
+        stats.rst_sent += seg.flags.contains(Flags::RST) as u64;
+        tx.push_back(seg);
+        if !tcb.may_transmit() {
+            break;
+        }
+    }
+}
+
+/// Asks for a wake-up of live slot `i` if its deadline is now earlier than the one
+/// outstanding (see [`HostEvent::Timer`]).
+#[inline]
+fn request_wakeup(events: &mut VecDeque<HostEvent>, slot: &mut Slot, i: u32) {
+    if let Some(at) = slot.tcb.poll_timeout() {
+        if at < slot.requested {
+            let conn = ConnId {
+                index: i,
+                gen: slot.gen,
+            };
+            let token = TimerToken { conn, tw: NONE };
+            if slot.requested != SimTime::MAX {
+                events.push_back(HostEvent::TimerCancelled { token });
+            }
+            slot.requested = at;
+            events.push_back(HostEvent::Timer { token, at });
+        }
+    }
+}
+
 /// One host's TCP: listeners, connections, TIME-WAIT records, ports, and output queues.
 ///
 /// Every input may queue segments ([`poll_transmit`](Host::poll_transmit)) and events
@@ -680,7 +719,8 @@ impl Host {
         };
         for _ in 0..n {
             let port = (lo as u32 + off) as u16;
-            off = (off + 1) % n;
+            // `off < n`: a compare instead of a division per probe.
+            off = if off + 1 == n { 0 } else { off + 1 };
             if !self.is_listening(port) && self.demux_get(conn_key(port, remote)).is_none() {
                 self.next_port = (lo as u32 + off) as u16;
                 return Some(port);
@@ -728,35 +768,39 @@ impl Host {
 
     /// After any input to slot `i`: queue its segments, then retire it if CLOSED, compact it
     /// if in TIME-WAIT, or ask for a wake-up if its deadline moved earlier.
+    ///
+    /// Called after every input, so the common case (a connection in no listen queue staying
+    /// alive) is kept short: one slot lookup, and `poll_transmit` only if
+    /// [`Tcb::may_transmit`] says it could return something.
+    #[inline]
     fn flush(&mut self, i: u32, now: SimTime) {
         let slot = &mut self.slots[i as usize];
-        while let Some(seg) = slot.tcb.poll_transmit(&self.cfg, now) {
-            self.stats.segments_sent += 1;
-            self.stats.rst_sent += seg.flags.contains(Flags::RST) as u64;
-            self.tx.push_back(seg);
+        if slot.tcb.may_transmit() {
+            transmit(&mut slot.tcb, &self.cfg, now, &mut self.tx, &mut self.stats);
         }
-        if slot.lq != 0 {
+        debug_assert!(
+            slot.tcb.clone().poll_transmit(&self.cfg, now).is_none(),
+            "may_transmit said no to a segment"
+        );
+        if slot.lq != 0 || matches!(slot.tcb.state, State::Closed | State::TimeWait) {
+            self.flush_slow(i);
+        } else {
+            request_wakeup(&mut self.events, slot, i);
+        }
+    }
+
+    /// The rest of [`flush`](Host::flush) for a connection in a listen queue, CLOSED, or in
+    /// TIME-WAIT: at most a few times per connection.
+    #[inline(never)]
+    fn flush_slow(&mut self, i: u32) {
+        if self.slots[i as usize].lq != 0 {
             self.update_listen_queue(i);
         }
         let state = self.slots[i as usize].tcb.state;
         if state == State::Closed {
             self.release_slot(i);
         } else if state != State::TimeWait || !self.compact_time_wait(i) {
-            let slot = &mut self.slots[i as usize];
-            if let Some(at) = slot.tcb.poll_timeout() {
-                if at < slot.requested {
-                    let conn = ConnId {
-                        index: i,
-                        gen: slot.gen,
-                    };
-                    let token = TimerToken { conn, tw: NONE };
-                    if slot.requested != SimTime::MAX {
-                        self.events.push_back(HostEvent::TimerCancelled { token });
-                    }
-                    slot.requested = at;
-                    self.events.push_back(HostEvent::Timer { token, at });
-                }
-            }
+            request_wakeup(&mut self.events, &mut self.slots[i as usize], i);
         }
     }
 

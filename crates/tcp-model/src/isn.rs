@@ -5,49 +5,93 @@ use sim_time::{SimDuration, SimTime};
 use crate::config::{IsnPolicy, TcpConfig};
 use crate::wire::{Addr, SeqNum};
 
-/// SipHash-2-4 (Aumasson & Bernstein), the keyed PRF Linux uses for `secure_tcp_seq`. Written
-/// out here (30 lines) rather than taken as a dependency; tested against the reference.
-pub fn siphash24(k0: u64, k1: u64, data: &[u8]) -> u64 {
-    let mut v = [
+/// SipHash's initial state for key `(k0, k1)`.
+#[inline(always)]
+fn sip_init(k0: u64, k1: u64) -> [u64; 4] {
+    [
         k0 ^ 0x736f_6d65_7073_6575,
         k1 ^ 0x646f_7261_6e64_6f6d,
         k0 ^ 0x6c79_6765_6e65_7261,
         k1 ^ 0x7465_6462_7974_6573,
-    ];
-    fn round(v: &mut [u64; 4]) {
-        v[0] = v[0].wrapping_add(v[1]);
-        v[1] = v[1].rotate_left(13) ^ v[0];
-        v[0] = v[0].rotate_left(32);
-        v[2] = v[2].wrapping_add(v[3]);
-        v[3] = v[3].rotate_left(16) ^ v[2];
-        v[0] = v[0].wrapping_add(v[3]);
-        v[3] = v[3].rotate_left(21) ^ v[0];
-        v[2] = v[2].wrapping_add(v[1]);
-        v[1] = v[1].rotate_left(17) ^ v[2];
-        v[2] = v[2].rotate_left(32);
+    ]
+}
+
+/// One SipRound.
+#[inline(always)]
+fn sip_round(v: &mut [u64; 4]) {
+    v[0] = v[0].wrapping_add(v[1]);
+    v[1] = v[1].rotate_left(13) ^ v[0];
+    v[0] = v[0].rotate_left(32);
+    v[2] = v[2].wrapping_add(v[3]);
+    v[3] = v[3].rotate_left(16) ^ v[2];
+    v[0] = v[0].wrapping_add(v[3]);
+    v[3] = v[3].rotate_left(21) ^ v[0];
+    v[2] = v[2].wrapping_add(v[1]);
+    v[1] = v[1].rotate_left(17) ^ v[2];
+    v[2] = v[2].rotate_left(32);
+}
+
+/// Absorbs message word `m` with 2 SipRounds (the "2" of SipHash-2-4).
+#[inline(always)]
+fn sip_compress(v: &mut [u64; 4], m: u64) {
+    v[3] ^= m;
+    sip_round(v);
+    sip_round(v);
+    v[0] ^= m;
+}
+
+/// The 4 finalization SipRounds (the "4" of SipHash-2-4).
+#[inline(always)]
+fn sip_finish(mut v: [u64; 4]) -> u64 {
+    v[2] ^= 0xff;
+    for _ in 0..4 {
+        sip_round(&mut v);
     }
-    let compress = |v: &mut [u64; 4], m: u64| {
-        v[3] ^= m;
-        round(v);
-        round(v);
-        v[0] ^= m;
-    };
+    v[0] ^ v[1] ^ v[2] ^ v[3]
+}
+
+/// SipHash-2-4 (Aumasson & Bernstein), the keyed PRF Linux uses for `secure_tcp_seq`. Written
+/// out here (30 lines) rather than taken as a dependency; tested against the reference.
+pub fn siphash24(k0: u64, k1: u64, data: &[u8]) -> u64 {
+    let mut v = sip_init(k0, k1);
     let mut chunks = data.chunks_exact(8);
     for c in &mut chunks {
         let mut b = [0u8; 8];
         b.copy_from_slice(c);
-        compress(&mut v, u64::from_le_bytes(b));
+        sip_compress(&mut v, u64::from_le_bytes(b));
     }
     let mut last = (data.len() as u64) << 56;
     for (i, &x) in chunks.remainder().iter().enumerate() {
         last |= (x as u64) << (8 * i);
     }
-    compress(&mut v, last);
-    v[2] ^= 0xff;
-    for _ in 0..4 {
-        round(&mut v);
-    }
-    v[0] ^ v[1] ^ v[2] ^ v[3]
+    sip_compress(&mut v, last);
+    sip_finish(v)
+}
+
+/// [`siphash24`] of the 12 bytes `w0 w1 w2` (each little-endian), without a byte buffer: the
+/// first 8 bytes are one message word, the last 4 share the final word with the length, as in
+/// Linux's `siphash_3u32`. The ISN hashes one per connection.
+#[inline]
+fn siphash24_3u32(k0: u64, k1: u64, w0: u32, w1: u32, w2: u32) -> u64 {
+    let mut v = sip_init(k0, k1);
+    sip_compress(&mut v, w0 as u64 | (w1 as u64) << 32);
+    sip_compress(&mut v, 12 << 56 | w2 as u64);
+    sip_finish(v)
+}
+
+/// The RFC 6528 hash of a 4-tuple: SipHash-2-4 over local IP, remote IP, local port and
+/// remote port, in network byte order (12 bytes). Each word is the little-endian reading of
+/// those bytes, so the value is the same as hashing the byte string on any platform.
+#[inline]
+fn tuple_hash(key: (u64, u64), local: Addr, remote: Addr) -> u64 {
+    let ports = (local.port.swap_bytes() as u32) | (remote.port.swap_bytes() as u32) << 16;
+    siphash24_3u32(
+        key.0,
+        key.1,
+        local.ip.swap_bytes(),
+        remote.ip.swap_bytes(),
+        ports,
+    )
 }
 
 /// SplitMix64 step: a small, well-mixed deterministic generator (for port selection and for
@@ -79,14 +123,7 @@ pub fn isn(cfg: &TcpConfig, key: (u64, u64), now: SimTime, local: Addr, remote: 
         IsnPolicy::Zero => SeqNum(0),
         IsnPolicy::Constant => SeqNum(cfg.isn_constant),
         IsnPolicy::Clock => SeqNum(clock()),
-        IsnPolicy::Random => {
-            let mut b = [0u8; 12];
-            b[0..4].copy_from_slice(&local.ip.to_be_bytes());
-            b[4..8].copy_from_slice(&remote.ip.to_be_bytes());
-            b[8..10].copy_from_slice(&local.port.to_be_bytes());
-            b[10..12].copy_from_slice(&remote.port.to_be_bytes());
-            SeqNum(clock().wrapping_add(siphash24(key.0, key.1, &b) as u32))
-        }
+        IsnPolicy::Random => SeqNum(clock().wrapping_add(tuple_hash(key, local, remote) as u32)),
     }
 }
 
@@ -113,6 +150,39 @@ mod tests {
                 "length {n}"
             );
         }
+    }
+
+    /// The byte string the ISN hash is defined on (RFC 6528 `F(localip, localport, remoteip,
+    /// remoteport, secretkey)`, in the order Linux's `secure_tcp_seq` passes them).
+    fn tuple_bytes(local: Addr, remote: Addr) -> [u8; 12] {
+        let mut b = [0u8; 12];
+        b[0..4].copy_from_slice(&local.ip.to_be_bytes());
+        b[4..8].copy_from_slice(&remote.ip.to_be_bytes());
+        b[8..10].copy_from_slice(&local.port.to_be_bytes());
+        b[10..12].copy_from_slice(&remote.port.to_be_bytes());
+        b
+    }
+
+    #[test]
+    fn tuple_hash_is_siphash_of_the_tuple_bytes() {
+        let mut s = 7u64;
+        for _ in 0..2000 {
+            let r = splitmix64(&mut s);
+            let key = (splitmix64(&mut s), splitmix64(&mut s));
+            let local = Addr::new(r as u32, (r >> 32) as u16);
+            let remote = Addr::new(splitmix64(&mut s) as u32, (r >> 48) as u16);
+            assert_eq!(
+                tuple_hash(key, local, remote),
+                siphash24(key.0, key.1, &tuple_bytes(local, remote)),
+                "{local:?} {remote:?}"
+            );
+        }
+        // The byte order spelled out: addresses and ports in network order.
+        let (a, b) = (Addr::new(0x0a00_0001, 49152), Addr::new(0x0a00_0002, 80));
+        assert_eq!(
+            tuple_hash((1, 2), a, b),
+            siphash24(1, 2, &[10, 0, 0, 1, 10, 0, 0, 2, 0xc0, 0, 0, 80])
+        );
     }
 
     #[test]

@@ -1150,6 +1150,31 @@ impl Tcb {
         }
     }
 
+    /// Could [`poll_transmit`](Tcb::poll_transmit) return a segment? False only when it
+    /// certainly returns `None`: after most inputs nothing is left to send, and this answers
+    /// that from the bits and a few numbers, where `poll_transmit` would build its way through
+    /// the state's output rules to the same `None` (a host calls it after every input).
+    #[inline]
+    pub fn may_transmit(&self) -> bool {
+        if self.bits & (REPLY_RST | RST_PENDING | ACK_PENDING) != 0 {
+            return true;
+        }
+        // With none of those bits, only the handshake segment and `transmit_data` remain.
+        match self.state {
+            State::Closed | State::Listen | State::TimeWait | State::FinWait2 => false,
+            State::SynSent | State::SynReceived => self.snd_rtx == self.iss,
+            State::Established
+            | State::FinWait1
+            | State::CloseWait
+            | State::Closing
+            | State::LastAck => {
+                self.snd_rtx.lt(self.snd_nxt)
+                    || self.snd_pending != 0
+                    || self.bits & (FIN_QUEUED | FIN_SENT) == FIN_QUEUED
+            }
+        }
+    }
+
     /// The next segment to send, if any.
     pub fn poll_transmit(&mut self, cfg: &TcpConfig, now: SimTime) -> Option<Segment> {
         if self.bits & REPLY_RST != 0 {
