@@ -7,8 +7,7 @@
 #   benches/standard.sh bench-6m   # 7 M lifecycles, 6 M alive: ~1.5 min a run, ~0.5 GB
 #
 # Needs /usr/bin/time (Debian: package `time`). tcpsim prints its speed on stderr. Output of
-# the runs goes to a temporary
-# directory; nothing under results/ is touched.
+# the runs goes to a temporary directory; nothing under results/ is touched.
 set -eu
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
