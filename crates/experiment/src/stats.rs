@@ -143,6 +143,9 @@ pub struct RunSummary {
     pub outcomes: [u64; 7],
     pub server_reset: u64,
     pub server_timeout: u64,
+    /// Server ends still open when the run stopped (a time or event limit, or a stall):
+    /// e.g. CLOSE-WAIT behind an application that never closes.
+    pub server_unfinished: u64,
     handshake_ns: Samples,
     close_ns: Samples,
     pub handshake: Option<Dist>,
@@ -266,6 +269,7 @@ impl RunSummary {
             outcomes: [0; 7],
             server_reset: 0,
             server_timeout: 0,
+            server_unfinished: 0,
             handshake_ns: Samples::default(),
             close_ns: Samples::default(),
             handshake: None,
@@ -303,6 +307,7 @@ impl RunSummary {
         match row.server_outcome {
             Some(ServerOutcome::Reset) => self.server_reset += 1,
             Some(ServerOutcome::Timeout) => self.server_timeout += 1,
+            Some(ServerOutcome::Unfinished) => self.server_unfinished += 1,
             _ => {}
         }
         if let Some(h) = row.handshake_ns {
@@ -338,6 +343,7 @@ impl RunSummary {
         h.extend([
             "server_reset",
             "server_timeout",
+            "server_unfinished",
             "handshake_mean_ms",
             "handshake_p50_ms",
             "handshake_p99_ms",
@@ -397,6 +403,7 @@ impl RunSummary {
         r.extend(self.outcomes.iter().map(|c| c.to_string()));
         r.push(self.server_reset.to_string());
         r.push(self.server_timeout.to_string());
+        r.push(self.server_unfinished.to_string());
         r.push(d(|x| x.mean_ns, &self.handshake));
         r.push(d(|x| x.p50_ns as f64, &self.handshake));
         r.push(d(|x| x.p99_ns as f64, &self.handshake));

@@ -172,6 +172,7 @@ pub fn drop_reason_name(r: DropReason) -> &'static str {
         DropReason::QueueFull => "queue_full",
         DropReason::Expired => "expired",
         DropReason::Fault => "fault",
+        DropReason::Outage => "outage",
     }
 }
 

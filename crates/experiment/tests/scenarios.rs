@@ -328,7 +328,34 @@ fn a_run_with_nothing_left_to_happen_but_open_connections_is_stalled() {
         .connections
         .iter()
         .all(|c| c.outcome == Outcome::Unfinished));
+    // Each server end sits in CLOSE-WAIT, and summary.csv says so.
+    assert_eq!(stuck.summary.server_unfinished, 3);
     // A server that closes on EOF lets the same FIN-WAIT-2 end: every connection finishes.
     let ends = run_set("", &["tcp.client.fin_timeout=\"none\""]);
     assert_eq!(ends.summary.stop, engine::StopReason::Done);
+    assert_eq!(ends.summary.server_unfinished, 0);
+}
+
+#[test]
+fn a_peer_that_crashes_mid_connection_leaves_the_other_end_half_open() {
+    // The server thinks for 2 s before answering; at 1 s the path goes down for good. The
+    // response of connection 0 is lost, and the server retransmits it until it gives up;
+    // the client has nothing outstanding, so it waits in ESTABLISHED for ever (no keepalive).
+    // Connections 1 and 2 arrive after the crash: their SYNs time out.
+    let out = run_set(
+        "",
+        &[
+            "workload.think_time=\"2s\"",
+            "link.outages=[{ from = \"1s\" }]",
+        ],
+    );
+    let c0 = conn(&out, 0);
+    assert_eq!(c0.outcome, Outcome::Unfinished, "{c0:?}");
+    assert_eq!(c0.server_outcome, Some(ServerOutcome::Timeout));
+    assert!(c0.rtx[2] >= 10, "the response was retransmitted: {c0:?}");
+    for id in [1, 2] {
+        assert_eq!(conn(&out, id).outcome, Outcome::ConnectTimeout);
+    }
+    assert_eq!(out.summary.stop, engine::StopReason::Stalled);
+    assert!(out.summary.dropped_c2s > 0 && out.summary.dropped_s2c > 0);
 }

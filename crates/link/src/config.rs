@@ -76,6 +76,28 @@ impl GilbertElliott {
     }
 }
 
+/// Upper bound on `outages` per direction: every packet is checked against each of them.
+pub const MAX_OUTAGES: usize = 1024;
+
+/// A window of simulated time, counted from the start of the run, during which a direction
+/// of the link is down: every packet offered to it at `from <= t < until` is dropped. A peer
+/// that crashes (or a path that breaks) mid-connection, and comes back at `until`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Outage {
+    pub from: SimDuration,
+    /// `"none"` (the default): the direction never comes back.
+    #[serde(with = "none_or", default)]
+    pub until: Option<SimDuration>,
+}
+
+impl Outage {
+    /// Whether a packet offered `since_start` after the start of the run is dropped.
+    pub fn contains(&self, since_start: SimDuration) -> bool {
+        since_start >= self.from && self.until.is_none_or(|u| since_start < u)
+    }
+}
+
 /// One direction of the path between client and server.
 ///
 /// Jitter is drawn independently per packet, so a packet can overtake an earlier one whose
@@ -117,6 +139,11 @@ pub struct LinkConfig {
     /// `"none"` disables the check.
     #[serde(with = "none_or")]
     pub max_lifetime: Option<SimDuration>,
+    /// Windows during which this direction is down (see [`Outage`]). Default none. A packet
+    /// sent during an outage is dropped before anything else happens to it (faults do not
+    /// count it), but it still takes its random draws, so the fate of every other packet is
+    /// the same as without the outage.
+    pub outages: Vec<Outage>,
 }
 
 /// RFC 9293 §3.4.1: "the Maximum Segment Lifetime (MSL) ... is arbitrarily defined to be 2 minutes".
@@ -139,6 +166,7 @@ impl Default for LinkConfig {
             bandwidth: None,
             queue_limit_packets: None,
             max_lifetime: Some(DEFAULT_MAX_LIFETIME),
+            outages: Vec::new(),
         }
     }
 }
@@ -154,6 +182,27 @@ impl LinkConfig {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.outages.len() > MAX_OUTAGES {
+            return Err(ConfigError::new(
+                "outages",
+                format!(
+                    "at most {MAX_OUTAGES} outages per direction are allowed, got {}",
+                    self.outages.len()
+                ),
+            ));
+        }
+        for o in &self.outages {
+            if o.until.is_some_and(|u| u <= o.from) {
+                return Err(ConfigError::new(
+                    "outages",
+                    format!(
+                        "an outage must end after it starts (until > from), got from = \"{}\", until = \"{}\"",
+                        o.from,
+                        o.until.expect("checked")
+                    ),
+                ));
+            }
+        }
         check_probability("loss", self.loss)?;
         check_probability("reorder", self.reorder)?;
         check_probability("duplicate", self.duplicate)?;

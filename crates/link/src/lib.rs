@@ -26,8 +26,8 @@ pub mod flags {
 
 pub use bandwidth::{Bandwidth, ParseBandwidthError, BANDWIDTH_UNITS, BANDWIDTH_UNITS_HELP};
 pub use config::{
-    ConfigError, GilbertElliott, LinkConfig, DEFAULT_DELAY, DEFAULT_MAX_LIFETIME,
-    MAX_QUEUE_LIMIT_PACKETS,
+    ConfigError, GilbertElliott, LinkConfig, Outage, DEFAULT_DELAY, DEFAULT_MAX_LIFETIME,
+    MAX_OUTAGES, MAX_QUEUE_LIMIT_PACKETS,
 };
 pub use fault::{Direction, Fault, FaultAction, PayloadMatch, MAX_FAULTS_PER_DIRECTION};
 pub use flagset::{FlagSet, ParseFlagSetError, FLAG_NAMES, FLAG_SET_HELP};

@@ -35,6 +35,8 @@ pub enum DropReason {
     Expired,
     /// A scripted fault with action `drop`.
     Fault,
+    /// Sent while the direction was down (`outages`).
+    Outage,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +61,7 @@ pub struct LinkStats {
     pub dropped_queue: u64,
     pub dropped_expired: u64,
     pub dropped_fault: u64,
+    pub dropped_outage: u64,
     pub duplicated: u64,
     /// Duplicates that would have outlived `max_lifetime` (their original was delivered;
     /// not counted in `dropped()`, which counts offered packets).
@@ -74,6 +77,7 @@ impl LinkStats {
             + self.dropped_queue
             + self.dropped_expired
             + self.dropped_fault
+            + self.dropped_outage
     }
 
     pub fn delivered(&self) -> u64 {
@@ -215,7 +219,10 @@ impl Link {
         Ok(Link {
             direction,
             random: cfg.is_random(),
-            fixed_delay: !cfg.is_random() && cfg.bandwidth.is_none() && rules.is_empty(),
+            fixed_delay: !cfg.is_random()
+                && cfg.bandwidth.is_none()
+                && rules.is_empty()
+                && cfg.outages.is_empty(),
             loss: threshold(cfg.loss),
             reorder: threshold(cfg.reorder),
             duplicate: threshold(cfg.duplicate),
@@ -244,6 +251,7 @@ impl Link {
     /// Effects, in order:
     /// 1. random draws ([`DRAWS_PER_PACKET`], always all of them) and the Gilbert-Elliott
     ///    state step (every packet, so the burst process does not depend on other effects);
+    ///    then, if the direction is in one of its `outages`, the packet is dropped;
     /// 2. scripted faults (count the segment in every matching fault; drop, or remember
     ///    duplicate / extra delay);
     /// 3. queue and serialization: drop-tail if full, else start when the previous packet
@@ -301,6 +309,14 @@ impl Link {
             }
             None => None,
         };
+
+        // After the draws and the burst state's step, so that an outage leaves the fate of
+        // every other packet as it would be without it.
+        let since_start = now - SimTime::ZERO;
+        if self.cfg.outages.iter().any(|o| o.contains(since_start)) {
+            self.stats.dropped_outage += 1;
+            return Verdict::Drop(DropReason::Outage);
+        }
 
         let mut fault_dup = false;
         let mut fault_delay = SimDuration::ZERO;

@@ -762,3 +762,82 @@ fn fixed_delay_fast_path_agrees_with_the_general_path() {
         Verdict::Drop(DropReason::Expired)
     );
 }
+
+#[test]
+fn an_outage_drops_what_is_sent_inside_its_window_and_nothing_else() {
+    let cfg = LinkConfig {
+        outages: vec![Outage {
+            from: ms(100),
+            until: Some(ms(200)),
+        }],
+        ..LinkConfig::default()
+    };
+    let mut l = link(cfg);
+    let p = pkt(0, ACK, 0);
+    assert_eq!(deliver_at(l.transmit(at_ms(99), &p)), at_ms(109));
+    assert_eq!(l.transmit(at_ms(100), &p), Verdict::Drop(DropReason::Outage));
+    assert_eq!(l.transmit(at_ms(199), &p), Verdict::Drop(DropReason::Outage));
+    // `until` is exclusive: the link is back.
+    assert_eq!(deliver_at(l.transmit(at_ms(200), &p)), at_ms(210));
+    assert_eq!(l.stats().dropped_outage, 2);
+    assert_eq!(l.stats().dropped(), 2);
+}
+
+#[test]
+fn an_outage_without_end_never_recovers() {
+    let cfg: LinkConfig = toml::from_str("outages = [{ from = \"1s\" }]").unwrap();
+    assert_eq!(cfg.outages[0].until, None);
+    let mut l = link(cfg);
+    assert!(matches!(
+        l.transmit(at_ms(999), &pkt(0, SYN, 0)),
+        Verdict::Deliver { .. }
+    ));
+    for t in [1_000, 60_000, 3_600_000] {
+        assert_eq!(
+            l.transmit(at_ms(t), &pkt(0, SYN, 0)),
+            Verdict::Drop(DropReason::Outage)
+        );
+    }
+}
+
+#[test]
+fn an_outage_leaves_every_other_packets_random_fate_unchanged() {
+    let lossy = LinkConfig {
+        loss: 0.3,
+        jitter: ms(5),
+        ..LinkConfig::default()
+    };
+    let with_outage = LinkConfig {
+        outages: vec![Outage {
+            from: ms(300),
+            until: Some(ms(600)),
+        }],
+        ..lossy.clone()
+    };
+    let (mut a, mut b) = (link(lossy), link(with_outage));
+    for t in 0..1000 {
+        let (va, vb) = (
+            a.transmit(at_ms(t), &pkt(0, ACK, 0)),
+            b.transmit(at_ms(t), &pkt(0, ACK, 0)),
+        );
+        if (300..600).contains(&t) {
+            assert_eq!(vb, Verdict::Drop(DropReason::Outage));
+        } else {
+            assert_eq!(va, vb, "packet at {t} ms");
+        }
+    }
+}
+
+#[test]
+fn an_outage_must_end_after_it_starts() {
+    let cfg = LinkConfig {
+        outages: vec![Outage {
+            from: ms(200),
+            until: Some(ms(200)),
+        }],
+        ..LinkConfig::default()
+    };
+    let e = cfg.validate().unwrap_err();
+    assert_eq!(e.field, "outages");
+    assert!(e.message.contains("until > from"), "{}", e.message);
+}
