@@ -775,8 +775,14 @@ fn an_outage_drops_what_is_sent_inside_its_window_and_nothing_else() {
     let mut l = link(cfg);
     let p = pkt(0, ACK, 0);
     assert_eq!(deliver_at(l.transmit(at_ms(99), &p)), at_ms(109));
-    assert_eq!(l.transmit(at_ms(100), &p), Verdict::Drop(DropReason::Outage));
-    assert_eq!(l.transmit(at_ms(199), &p), Verdict::Drop(DropReason::Outage));
+    assert_eq!(
+        l.transmit(at_ms(100), &p),
+        Verdict::Drop(DropReason::Outage)
+    );
+    assert_eq!(
+        l.transmit(at_ms(199), &p),
+        Verdict::Drop(DropReason::Outage)
+    );
     // `until` is exclusive: the link is back.
     assert_eq!(deliver_at(l.transmit(at_ms(200), &p)), at_ms(210));
     assert_eq!(l.stats().dropped_outage, 2);
