@@ -7,7 +7,7 @@
 use link::{Direction, Link, PacketInfo, Verdict};
 use std::collections::VecDeque;
 
-use sim_core::{EventHandle, EventQueue, SimDuration, SimRng, SimTime};
+use sim_core::{EventHandle, EventQueue, ScheduleError, SimDuration, SimRng, SimTime};
 use tcp_model::{
     Addr, CloseReason, ConnId, Event, Host, HostEvent, RtxKind, Segment, StaleKind, State,
     TimerToken,
@@ -256,7 +256,15 @@ struct Engine<'a> {
     keep_rows: bool,
     /// `Some` only in [`run_traced`]: checked once per event, nothing allocated when off.
     tracer: Option<Box<Tracer>>,
+    /// Why the run halted, when it did (see [`Halt`]).
+    failure: Option<RunError>,
+    /// Set by every application call: see [`Engine::drain`].
+    app_called: bool,
 }
+
+/// The error of the engine's inner functions: the run cannot go on, and the reason waits in
+/// `Engine::failure`. Zero-sized, so the hot paths pass a flag instead of a `RunError`.
+struct Halt;
 
 /// An application call the workload makes on a live connection.
 #[derive(Clone, Copy)]
@@ -397,20 +405,33 @@ fn run_with(
         rows: Vec::new(),
         keep_rows: cfg.output.connections,
         tracer,
+        failure: None,
+        app_called: false,
     };
-    let first = e.arrival_time(0, SimTime::ZERO);
-    e.schedule(first, Ev::Arrival { id: 0 })?;
-    if cfg.output.timeseries.is_some() {
-        e.schedule(SimTime::ZERO, Ev::Sample)?;
+    match e.start().and_then(|()| e.main_loop()) {
+        Ok(stop) => Ok(e.finish(stop)),
+        Err(Halt) => Err(e
+            .failure
+            .take()
+            .unwrap_or_else(|| e.err("run halted without a reason".to_string()))),
     }
-    if cfg.flood.rate > 0.0 && !cfg.flood.duration.is_zero() {
-        e.schedule(SimTime::ZERO + cfg.flood.start, Ev::Flood { k: 0 })?;
-    }
-    let stop = e.main_loop()?;
-    Ok(e.finish(stop))
 }
 
 impl Engine<'_> {
+    /// Queues the first arrival, sample and flood SYN.
+    fn start(&mut self) -> Result<(), Halt> {
+        let cfg = self.cfg;
+        let first = self.arrival_time(0, SimTime::ZERO);
+        self.schedule(first, Ev::Arrival { id: 0 })?;
+        if cfg.output.timeseries.is_some() {
+            self.schedule(SimTime::ZERO, Ev::Sample)?;
+        }
+        if cfg.flood.rate > 0.0 && !cfg.flood.duration.is_zero() {
+            self.schedule(SimTime::ZERO + cfg.flood.start, Ev::Flood { k: 0 })?;
+        }
+        Ok(())
+    }
+
     fn err(&self, message: String) -> RunError {
         RunError {
             seed: self.seed,
@@ -420,11 +441,21 @@ impl Engine<'_> {
         }
     }
 
-    fn schedule(&mut self, at: SimTime, ev: Ev) -> Result<EventHandle, RunError> {
+    #[inline]
+    fn schedule(&mut self, at: SimTime, ev: Ev) -> Result<EventHandle, Halt> {
         match self.q.schedule(at, ev) {
             Ok(h) => Ok(h),
-            Err(e) => Err(self.err(e.to_string())),
+            Err(e) => Err(self.halt(e)),
         }
+    }
+
+    /// Keeps the queue's refusal for [`run_with`] to report; out of line, since it never
+    /// happens in a run that finishes.
+    #[cold]
+    #[inline(never)]
+    fn halt(&mut self, e: ScheduleError) -> Halt {
+        self.failure = Some(self.err(e.to_string()));
+        Halt
     }
 
     /// When connection `id` arrives, given the previous arrival at `prev`.
@@ -441,7 +472,7 @@ impl Engine<'_> {
         }
     }
 
-    fn main_loop(&mut self) -> Result<StopReason, RunError> {
+    fn main_loop(&mut self) -> Result<StopReason, Halt> {
         let limit = SimTime::ZERO + self.cfg.experiment.max_sim_time;
         let max_events = self.cfg.experiment.max_events;
         let n = self.cfg.workload.connections;
@@ -548,7 +579,7 @@ impl Engine<'_> {
         Some((at, Step::Deliver { to, seg }))
     }
 
-    fn sample(&mut self, now: SimTime) -> Result<(), RunError> {
+    fn sample(&mut self, now: SimTime) -> Result<(), Halt> {
         let (a, b) = (self.c2s.stats(), self.s2c.stats());
         let (sent, dropped) = (a.packets + b.packets, a.dropped() + b.dropped());
         self.samples.push(Sample {
@@ -569,7 +600,7 @@ impl Engine<'_> {
 
     /// Sends spoofed SYN `k` and schedules the next. Addresses and numbers are a function of
     /// `k`, so the flood draws nothing from any random stream.
-    fn flood(&mut self, now: SimTime, k: u64) -> Result<(), RunError> {
+    fn flood(&mut self, now: SimTime, k: u64) -> Result<(), Halt> {
         let f = &self.cfg.flood;
         let next = f.start + SimDuration::from_nanos(((k + 1) as f64 * 1e9 / f.rate) as u64);
         if next < f.start + f.duration {
@@ -593,7 +624,7 @@ impl Engine<'_> {
         self.transmit(now, Side::Client, syn)
     }
 
-    fn on_arrival(&mut self, now: SimTime, id: u32) -> Result<(), RunError> {
+    fn on_arrival(&mut self, now: SimTime, id: u32) -> Result<(), Halt> {
         let n = self.cfg.workload.connections;
         if (id as u64) + 1 < n {
             let next = self.arrival_time(id as u64 + 1, now);
@@ -617,39 +648,40 @@ impl Engine<'_> {
                     t.connect_failed(now);
                 }
                 rec.client_outcome = Some(Outcome::PortExhausted);
-                self.finalize(id, rec);
+                self.finalize(conn_row(id, &rec));
             }
         }
         Ok(())
     }
 
     /// Moves segments from hosts onto links and host events into the workload until quiet.
-    fn drain(&mut self, now: SimTime) -> Result<(), RunError> {
+    ///
+    /// Only an application call gives a host new output, and only host events lead to one:
+    /// transmitting touches links and lanes, never a host. So a round without application
+    /// calls leaves both hosts quiet, and no second round is needed to find that out.
+    fn drain(&mut self, now: SimTime) -> Result<(), Halt> {
         loop {
-            let mut busy = false;
             while let Some(seg) = self.client.poll_transmit() {
                 self.transmit(now, Side::Client, seg)?;
-                busy = true;
             }
             while let Some(seg) = self.server.poll_transmit() {
                 self.transmit(now, Side::Server, seg)?;
-                busy = true;
             }
+            self.app_called = false;
             while let Some(ev) = self.client.poll_event() {
                 self.on_host_event(now, Side::Client, ev)?;
-                busy = true;
             }
             while let Some(ev) = self.server.poll_event() {
                 self.on_host_event(now, Side::Server, ev)?;
-                busy = true;
             }
-            if !busy {
+            if !self.app_called {
                 return Ok(());
             }
         }
     }
 
-    fn transmit(&mut self, now: SimTime, from: Side, seg: Segment) -> Result<(), RunError> {
+    #[inline(always)]
+    fn transmit(&mut self, now: SimTime, from: Side, seg: Segment) -> Result<(), Halt> {
         let dir = from as usize;
         let mut after_fin = false;
         // Only SYNs from the client (its port) and, with `after_fin` faults, FINs and what
@@ -697,7 +729,8 @@ impl Engine<'_> {
     }
 
     /// Puts `seg` in flight to arrive at `to` at `at`: on the lane if it keeps it in order.
-    fn deliver_at(&mut self, at: SimTime, to: Side, seg: Segment) -> Result<(), RunError> {
+    #[inline(always)]
+    fn deliver_at(&mut self, at: SimTime, to: Side, seg: Segment) -> Result<(), Halt> {
         let lane = &mut self.lanes[to as usize];
         match lane.segs.back() {
             Some(&(last, _)) if at < last => {
@@ -722,18 +755,22 @@ impl Engine<'_> {
         Ok(())
     }
 
-    fn on_host_event(&mut self, now: SimTime, side: Side, ev: HostEvent) -> Result<(), RunError> {
+    /// Timer requests and cancellations are most host events: they are handled inline, and
+    /// the workload's connection events out of line.
+    #[inline(always)]
+    fn on_host_event(&mut self, now: SimTime, side: Side, ev: HostEvent) -> Result<(), Halt> {
         match ev {
             HostEvent::Timer { token, at } => {
                 let handle = self.schedule(at, Ev::Timer { host: side, token })?;
                 if let Some(slot) = token.slot() {
                     let v = &mut self.timers[side as usize];
                     let i = slot as usize;
-                    if i >= v.len() {
-                        v.resize(i + 1, None);
+                    match v.get_mut(i) {
+                        Some(p) => *p = Some(PendingTimer { token, handle }),
+                        None => grow_timers(v, i, PendingTimer { token, handle }),
                     }
-                    v[i] = Some(PendingTimer { token, handle });
                 }
+                Ok(())
             }
             HostEvent::TimerCancelled { token } => {
                 if let Some(slot) = token.slot() {
@@ -743,37 +780,52 @@ impl Engine<'_> {
                         }
                     }
                 }
+                Ok(())
             }
             HostEvent::Incoming { conn, tag, .. } => {
-                let id = tag as u32;
-                match self.find(id) {
-                    Some(rec) if rec.server.is_none() && tag <= u32::MAX as u64 => {
-                        rec.server = Some(conn)
-                    }
-                    // The flood's half-open connections are counted as such.
-                    _ if tag == FLOOD_INCARNATION as u64 => {}
-                    // A SYN from an older incarnation (or a duplicate) opened a connection no
-                    // workload connection owns: counted, and left to time out on its own.
-                    _ => self.summary.ghost_connections += 1,
-                }
+                self.on_incoming(conn, tag);
+                Ok(())
             }
-            HostEvent::Conn { conn, tag, event } => {
-                if let Some(t) = self.tracer.as_deref_mut() {
-                    if tag == t.connection() as u64 {
-                        t.conn_event(now, side, event);
-                    }
-                }
-                let id = tag as u32;
-                let owned = self.find(id).is_some_and(|r| match side {
-                    Side::Client => r.client == Some(conn),
-                    Side::Server => r.server == Some(conn),
-                });
-                if owned {
-                    match side {
-                        Side::Client => self.on_client(now, id, event),
-                        Side::Server => self.on_server(now, id, event)?,
-                    }
-                }
+            HostEvent::Conn { conn, tag, event } => self.on_conn_event(now, side, conn, tag, event),
+        }
+    }
+
+    #[inline(never)]
+    fn on_incoming(&mut self, conn: ConnId, tag: u64) {
+        let id = tag as u32;
+        match self.find(id) {
+            Some(rec) if rec.server.is_none() && tag <= u32::MAX as u64 => rec.server = Some(conn),
+            // The flood's half-open connections are counted as such.
+            _ if tag == FLOOD_INCARNATION as u64 => {}
+            // A SYN from an older incarnation (or a duplicate) opened a connection no
+            // workload connection owns: counted, and left to time out on its own.
+            _ => self.summary.ghost_connections += 1,
+        }
+    }
+
+    #[inline(never)]
+    fn on_conn_event(
+        &mut self,
+        now: SimTime,
+        side: Side,
+        conn: ConnId,
+        tag: u64,
+        event: Event,
+    ) -> Result<(), Halt> {
+        if let Some(t) = self.tracer.as_deref_mut() {
+            if tag == t.connection() as u64 {
+                t.conn_event(now, side, event);
+            }
+        }
+        let id = tag as u32;
+        let owned = self.find(id).is_some_and(|r| match side {
+            Side::Client => r.client == Some(conn),
+            Side::Server => r.server == Some(conn),
+        });
+        if owned {
+            match side {
+                Side::Client => self.on_client(now, id, event),
+                Side::Server => self.on_server(now, id, event)?,
             }
         }
         Ok(())
@@ -946,7 +998,7 @@ impl Engine<'_> {
         self.app(now, Side::Server, id, conn, AppOp::Close);
     }
 
-    fn on_server(&mut self, now: SimTime, id: u32, ev: Event) -> Result<(), RunError> {
+    fn on_server(&mut self, now: SimTime, id: u32, ev: Event) -> Result<(), Halt> {
         let (req_bytes, think) = (
             self.cfg.workload.request_bytes,
             self.cfg.workload.think_time,
@@ -1025,12 +1077,7 @@ impl Engine<'_> {
         Ok(())
     }
 
-    fn request_complete(
-        &mut self,
-        now: SimTime,
-        id: u32,
-        think: SimDuration,
-    ) -> Result<(), RunError> {
+    fn request_complete(&mut self, now: SimTime, id: u32, think: SimDuration) -> Result<(), Halt> {
         if think.is_zero() {
             self.respond(now, id);
             Ok(())
@@ -1073,6 +1120,7 @@ impl Engine<'_> {
     /// Every application call of the workload goes through here, so a trace sees each one
     /// with the state it found and left.
     fn app(&mut self, now: SimTime, side: Side, id: u32, conn: ConnId, op: AppOp) {
+        self.app_called = true;
         let host = match side {
             Side::Client => &mut self.client,
             Side::Server => &mut self.server,
@@ -1110,48 +1158,28 @@ impl Engine<'_> {
     /// millions of connections in TIME-WAIT affordable (the hosts' compact records remain).
     fn maybe_finalize(&mut self, id: u32) {
         let early = !self.keep_rows;
-        let done = self.find(id).is_some_and(|r| {
-            let closed = [r.t_client_closed.is_some(), r.t_server_closed.is_some()];
-            let end = |i: usize| closed[i] || (early && r.in_time_wait[i]);
-            (end(0) || r.client_outcome == Some(Outcome::PortExhausted))
-                && (r.server.is_none() || end(1))
-        });
+        let Some(r) = self.live.get_mut(id) else {
+            return;
+        };
+        let closed = [r.t_client_closed.is_some(), r.t_server_closed.is_some()];
+        let end = |i: usize| closed[i] || (early && r.in_time_wait[i]);
+        let done = (end(0) || r.client_outcome == Some(Outcome::PortExhausted))
+            && (r.server.is_none() || end(1));
         if done {
-            let rec = self.take(id).expect("checked");
-            self.finalize(id, rec);
+            // The row is built from the record where it lies: moving 152 bytes out of the
+            // table and into `finalize` would cost more than the rest of this.
+            let row = conn_row(id, r);
+            self.live.remove(id);
+            self.finalize(row);
         }
     }
 
-    fn finalize(&mut self, id: u32, rec: Rec) {
+    fn finalize(&mut self, row: ConnRow) {
         self.finished += 1;
         // Both ends are done: drop the links' per-connection fault counters, which would
         // otherwise grow by one entry per connection for faults that match every connection.
-        self.c2s.forget_connection(id as u64);
-        self.s2c.forget_connection(id as u64);
-        let row = ConnRow {
-            id,
-            client_port: rec.client_port,
-            outcome: rec.client_outcome.unwrap_or(Outcome::Unfinished),
-            server_outcome: rec.server_outcome,
-            connect_ns: rec.t_connect.as_nanos(),
-            established_ns: rec.t_established.get().map(SimTime::as_nanos),
-            first_close_ns: rec.t_first_close.get().map(SimTime::as_nanos),
-            time_wait_ns: rec.t_time_wait.get().map(SimTime::as_nanos),
-            client_closed_ns: rec.t_client_closed.get().map(SimTime::as_nanos),
-            server_closed_ns: rec.t_server_closed.get().map(SimTime::as_nanos),
-            handshake_ns: rec
-                .t_established
-                .get()
-                .map(|t| (t - rec.t_connect).as_nanos()),
-            close_ns: match (rec.t_first_close.get(), rec.t_teardown.map(Stamp::get)) {
-                (Some(start), [Some(a), Some(b)]) => Some((a.max(b) - start).as_nanos()),
-                (Some(start), [Some(a), None]) if rec.server.is_none() => {
-                    Some((a - start).as_nanos())
-                }
-                _ => None,
-            },
-            rtx: rec.rtx,
-        };
+        self.c2s.forget_connection(row.id as u64);
+        self.s2c.forget_connection(row.id as u64);
         self.summary.add(&row);
         if self.keep_rows {
             self.rows.push(row);
@@ -1169,7 +1197,7 @@ impl Engine<'_> {
             if rec.server.is_some() && rec.server_outcome.is_none() {
                 rec.server_outcome = Some(ServerOutcome::Unfinished);
             }
-            self.finalize(id, rec);
+            self.finalize(conn_row(id, &rec));
         }
         // Connections whose arrival time lies beyond the limit never started: unfinished too.
         let never_started = self.cfg.workload.connections - self.finished;
@@ -1239,6 +1267,41 @@ impl Engine<'_> {
             },
             self.tracer,
         )
+    }
+}
+
+/// Stores a timer handle for a slot beyond the table: the table grows to the hosts' peak
+/// number of live connections, so this happens only while a run ramps up.
+#[cold]
+#[inline(never)]
+fn grow_timers(v: &mut Vec<Option<PendingTimer>>, i: usize, p: PendingTimer) {
+    v.resize(i + 1, None);
+    v[i] = Some(p);
+}
+
+/// The `connections.csv` row (and summary input) of a finished connection.
+fn conn_row(id: u32, rec: &Rec) -> ConnRow {
+    ConnRow {
+        id,
+        client_port: rec.client_port,
+        outcome: rec.client_outcome.unwrap_or(Outcome::Unfinished),
+        server_outcome: rec.server_outcome,
+        connect_ns: rec.t_connect.as_nanos(),
+        established_ns: rec.t_established.get().map(SimTime::as_nanos),
+        first_close_ns: rec.t_first_close.get().map(SimTime::as_nanos),
+        time_wait_ns: rec.t_time_wait.get().map(SimTime::as_nanos),
+        client_closed_ns: rec.t_client_closed.get().map(SimTime::as_nanos),
+        server_closed_ns: rec.t_server_closed.get().map(SimTime::as_nanos),
+        handshake_ns: rec
+            .t_established
+            .get()
+            .map(|t| (t - rec.t_connect).as_nanos()),
+        close_ns: match (rec.t_first_close.get(), rec.t_teardown.map(Stamp::get)) {
+            (Some(start), [Some(a), Some(b)]) => Some((a.max(b) - start).as_nanos()),
+            (Some(start), [Some(a), None]) if rec.server.is_none() => Some((a - start).as_nanos()),
+            _ => None,
+        },
+        rtx: rec.rtx,
     }
 }
 
