@@ -244,6 +244,20 @@ impl Listener {
     }
 }
 
+/// A [`HostSink`] borrowing only the host's `events` and `stats`, so the caller can still
+/// use its other fields (`cfg`, `slots`, `tw`) while the sink lives.
+macro_rules! host_sink {
+    ($host:expr, $conn:expr, $tag:expr) => {
+        HostSink {
+            events: &mut $host.events,
+            stats: &mut $host.stats,
+            conn: $conn,
+            tag: $tag,
+            state_mask: $host.state_mask,
+        }
+    };
+}
+
 /// Routes a connection's events to the host queue, tagged, and counts them.
 struct HostSink<'a> {
     events: &'a mut VecDeque<HostEvent>,
@@ -690,13 +704,7 @@ impl Host {
         };
         let local = Addr { ip: self.ip, port };
         let iss = self.isn(now, local, remote);
-        let mut sink = HostSink {
-            events: &mut self.events,
-            stats: &mut self.stats,
-            conn,
-            tag,
-            state_mask: self.state_mask,
-        };
+        let mut sink = host_sink!(self, conn, tag);
         let tcb = Tcb::connect(&self.cfg, now, local, remote, iss, incarnation, &mut sink);
         self.install(conn, tcb, tag);
         *self.ports_toward.entry(addr_key(remote)).or_insert(0) += 1;
@@ -1056,13 +1064,7 @@ impl Host {
     fn expire_time_wait(&mut self, now: SimTime, j: u32, conn: ConnId) -> bool {
         let tag = self.tw_tag(j);
         let core = self.tw[j as usize].core();
-        let mut sink = HostSink {
-            events: &mut self.events,
-            stats: &mut self.stats,
-            conn,
-            tag,
-            state_mask: self.state_mask,
-        };
+        let mut sink = host_sink!(self, conn, tag);
         let expired = time_wait_timeout(&core, now, &mut sink);
         if expired {
             self.release_tw(j);
@@ -1105,13 +1107,7 @@ impl Host {
         match self.slots.get_mut(conn.index as usize) {
             // An unaccepted connection of a Manual listener is not the application's yet.
             Some(slot) if slot.live && slot.gen == conn.gen && slot.lq & LQ_MANUAL == 0 => {
-                let mut sink = HostSink {
-                    events: &mut self.events,
-                    stats: &mut self.stats,
-                    conn,
-                    tag: slot.tag,
-                    state_mask: self.state_mask,
-                };
+                let mut sink = host_sink!(self, conn, slot.tag);
                 f(&mut slot.tcb, &mut sink);
                 self.flush(conn.index, now);
             }
@@ -1168,13 +1164,7 @@ impl Host {
                     index: i,
                     gen: slot.gen,
                 };
-                let mut sink = HostSink {
-                    events: &mut self.events,
-                    stats: &mut self.stats,
-                    conn,
-                    tag: slot.tag,
-                    state_mask: self.state_mask,
-                };
+                let mut sink = host_sink!(self, conn, slot.tag);
                 slot.tcb.handle_segment(&self.cfg, now, seg, &mut sink);
                 self.flush(i, now);
             }
@@ -1291,22 +1281,10 @@ impl Host {
             self.stats.unexpected_segments += 1;
             return;
         };
-        let tag = seg.incarnation as u64;
         let iss = iss.unwrap_or_else(|| self.isn(now, seg.dst, seg.src));
-        self.events.push_back(HostEvent::Incoming {
-            conn,
-            tag,
-            peer: seg.src,
+        self.open_passive(conn, seg, |cfg, sink| {
+            Tcb::accept(cfg, seg.dst, seg, iss, sink)
         });
-        let mut sink = HostSink {
-            events: &mut self.events,
-            stats: &mut self.stats,
-            conn,
-            tag,
-            state_mask: self.state_mask,
-        };
-        let tcb = Tcb::accept(&self.cfg, seg.dst, seg, iss, &mut sink);
-        self.install(conn, tcb, tag);
         let listener = &mut self.listeners[l];
         listener.syn_queued += 1;
         self.stats.syn_queue_peak = self.stats.syn_queue_peak.max(listener.syn_queued as u64);
@@ -1371,21 +1349,9 @@ impl Host {
             self.stats.unexpected_segments += 1;
             return true;
         };
-        let tag = seg.incarnation as u64;
-        self.events.push_back(HostEvent::Incoming {
-            conn,
-            tag,
-            peer: seg.src,
+        self.open_passive(conn, seg, |cfg, sink| {
+            Tcb::accept_cookie(cfg, now, seg.dst, seg, mss, sink)
         });
-        let mut sink = HostSink {
-            events: &mut self.events,
-            stats: &mut self.stats,
-            conn,
-            tag,
-            state_mask: self.state_mask,
-        };
-        let tcb = Tcb::accept_cookie(&self.cfg, now, seg.dst, seg, mss, &mut sink);
-        self.install(conn, tcb, tag);
         if self.listeners[l].mode == AcceptMode::Manual {
             self.join_accept_queue(l, conn);
         }
@@ -1394,18 +1360,31 @@ impl Host {
         true
     }
 
+    /// A passive connection `conn` for `seg` (a SYN, or an ACK carrying a valid cookie):
+    /// announced as [`HostEvent::Incoming`] before its own events, tagged with the segment's
+    /// incarnation, and installed with the TCB `make` builds.
+    fn open_passive(
+        &mut self,
+        conn: ConnId,
+        seg: &Segment,
+        make: impl FnOnce(&TcpConfig, &mut HostSink<'_>) -> Tcb,
+    ) {
+        let tag = seg.incarnation as u64;
+        self.events.push_back(HostEvent::Incoming {
+            conn,
+            tag,
+            peer: seg.src,
+        });
+        let tcb = make(&self.cfg, &mut host_sink!(self, conn, tag));
+        self.install(conn, tcb, tag);
+    }
+
     /// A segment for a TIME-WAIT record: the same function as an endpoint in TIME-WAIT.
     fn on_time_wait(&mut self, now: SimTime, j: u32, conn: ConnId, seg: &Segment) {
         let tag = self.tw_tag(j);
         let rec = &mut self.tw[j as usize];
         let mut core = rec.core();
-        let mut sink = HostSink {
-            events: &mut self.events,
-            stats: &mut self.stats,
-            conn,
-            tag,
-            state_mask: self.state_mask,
-        };
+        let mut sink = host_sink!(self, conn, tag);
         let verdict = time_wait_segment(&mut core, &self.cfg, now, seg, &mut sink);
         let restarted = core.expires_at != rec.expires_at;
         rec.expires_at = core.expires_at;
@@ -1470,13 +1449,7 @@ impl Host {
                     return;
                 }
                 slot.requested = SimTime::MAX;
-                let mut sink = HostSink {
-                    events: &mut self.events,
-                    stats: &mut self.stats,
-                    conn,
-                    tag: slot.tag,
-                    state_mask: self.state_mask,
-                };
+                let mut sink = host_sink!(self, conn, slot.tag);
                 slot.tcb.handle_timeout(&self.cfg, now, &mut sink);
                 self.flush(conn.index, now);
             }
