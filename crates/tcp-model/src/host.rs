@@ -104,6 +104,12 @@ pub enum ConnectError {
     PortExhausted { remote: Addr },
     #[error("cannot connect to port 0 ({remote})")]
     InvalidRemote { remote: Addr },
+    /// `connect_from` with local port 0.
+    #[error("cannot connect from port 0")]
+    InvalidLocalPort,
+    /// `connect_from` toward a 4-tuple this host already has, live or in TIME-WAIT.
+    #[error("local port {local_port} toward {remote} is in use")]
+    AddrInUse { local_port: u16, remote: Addr },
     /// 2^30 live connections in one host.
     #[error("too many connections in one host")]
     TooManyConnections,
@@ -169,6 +175,8 @@ pub struct HostStats {
     /// Connections that reached ESTABLISHED.
     pub established: u64,
     pub port_exhausted: u64,
+    /// `connect_from` calls refused because the 4-tuple was in use.
+    pub addr_in_use: u64,
     pub time_wait_entered: u64,
     /// TIME-WAIT records ended by a SYN that reopened the 4-tuple.
     pub time_wait_reopened: u64,
@@ -326,7 +334,8 @@ struct TwRecord {
     snd_nxt: SeqNum,
     rcv_nxt: SeqNum,
     incarnation: u32,
-    /// TW_LIVE | TW_ACTIVE (opened by `connect`, holds an ephemeral port) | slot index.
+    /// TW_LIVE | TW_ACTIVE (holds an ephemeral port: see `Host::holds_ephemeral_port`) |
+    /// slot index.
     conn: u32,
     /// The generation of the connection's [`ConnId`].
     gen: u32,
@@ -555,6 +564,11 @@ impl Host {
     }
     /// The state of `conn` while it has a full TCB; `None` once it is in TIME-WAIT (then a
     /// compact record, found only by 4-tuple) or gone.
+    /// The local address of live connection `conn` (its port: the one `connect` picked).
+    pub fn local_addr(&self, conn: ConnId) -> Option<Addr> {
+        let s = self.slots.get(conn.index as usize)?;
+        (s.live && s.gen == conn.gen).then_some(s.tcb.local)
+    }
     pub fn conn_state(&self, conn: ConnId) -> Option<State> {
         let s = self.slots.get(conn.index as usize)?;
         (s.live && s.gen == conn.gen).then_some(s.tcb.state)
@@ -699,6 +713,46 @@ impl Host {
             self.stats.port_exhausted += 1;
             return Err(ConnectError::PortExhausted { remote });
         };
+        self.open_active(now, port, remote, incarnation, tag)
+    }
+
+    /// Active open from a chosen local port, as after `bind()`: the way two peers that
+    /// know each other's address open toward each other at once (RFC 9293 §3.5, Figure 8,
+    /// simultaneous open), whoever's SYN comes first. No listener is needed on either side;
+    /// a listener on `local_port` does not stop it (the exact 4-tuple is matched before
+    /// any listener). Fails if the 4-tuple is in use, live or in TIME-WAIT (Linux's
+    /// `__inet_check_established` refuses it with EADDRNOTAVAIL unless `tcp_tw_reuse`
+    /// applies, which is not modelled). A local port in the ephemeral range counts as
+    /// held toward `remote` like one `connect` picked.
+    pub fn connect_from(
+        &mut self,
+        now: SimTime,
+        local_port: u16,
+        remote: Addr,
+        incarnation: u32,
+        tag: u64,
+    ) -> Result<ConnId, ConnectError> {
+        if remote.port == 0 {
+            return Err(ConnectError::InvalidRemote { remote });
+        }
+        if local_port == 0 {
+            return Err(ConnectError::InvalidLocalPort);
+        }
+        if self.demux_get(conn_key(local_port, remote)).is_some() {
+            self.stats.addr_in_use += 1;
+            return Err(ConnectError::AddrInUse { local_port, remote });
+        }
+        self.open_active(now, local_port, remote, incarnation, tag)
+    }
+
+    fn open_active(
+        &mut self,
+        now: SimTime,
+        port: u16,
+        remote: Addr,
+        incarnation: u32,
+        tag: u64,
+    ) -> Result<ConnId, ConnectError> {
         let Some(conn) = self.next_slot() else {
             return Err(ConnectError::TooManyConnections);
         };
@@ -707,10 +761,18 @@ impl Host {
         let mut sink = host_sink!(self, conn, tag);
         let tcb = Tcb::connect(&self.cfg, now, local, remote, iss, incarnation, &mut sink);
         self.install(conn, tcb, tag);
-        *self.ports_toward.entry(addr_key(remote)).or_insert(0) += 1;
+        if self.in_ephemeral_range(port) {
+            *self.ports_toward.entry(addr_key(remote)).or_insert(0) += 1;
+        }
         self.stats.active_opens += 1;
         self.flush(conn.index, now);
         Ok(conn)
+    }
+
+    /// Whether connection `t` counts in `ports_toward`: an active open from a port of the
+    /// ephemeral range (every `connect`, and a `connect_from` there).
+    fn holds_ephemeral_port(&self, t: &Tcb) -> bool {
+        !t.is_passive() && self.in_ephemeral_range(t.local.port)
     }
 
     /// Sequential: from the host's cursor; random: from a random port (RFC 6056 §3.3.1).
@@ -901,9 +963,9 @@ impl Host {
     /// A connection reached CLOSED: forget its 4-tuple and release its port.
     fn release_slot(&mut self, i: u32) {
         let t = &self.slots[i as usize].tcb;
-        let (local, remote, active) = (t.local, t.remote, !t.is_passive());
+        let (local, remote, held) = (t.local, t.remote, self.holds_ephemeral_port(t));
         self.demux_remove(conn_key(local.port, remote), i);
-        if active {
+        if held {
             self.release_port(remote);
         }
         self.free_slot_index(i);
@@ -941,7 +1003,13 @@ impl Host {
             snd_nxt: t.snd_nxt,
             rcv_nxt: t.rcv_nxt,
             incarnation: t.incarnation,
-            conn: TW_LIVE | if t.is_passive() { 0 } else { TW_ACTIVE } | i,
+            conn: TW_LIVE
+                | if self.holds_ephemeral_port(t) {
+                    TW_ACTIVE
+                } else {
+                    0
+                }
+                | i,
             gen: conn.gen,
             tag_low: tag as u32,
         };

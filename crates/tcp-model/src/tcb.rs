@@ -680,6 +680,30 @@ impl Tcb {
                 return;
             }
             if self.state == State::SynReceived
+                && !self.is_passive()
+                && f.contains(Flags::SYN | Flags::ACK)
+                && seg.seq + 1 == self.rcv_nxt
+                && seg.ack == self.snd_nxt
+            {
+                // Simultaneous open: the peer's SYN-ACK, its SYN repeated with the ACK of
+                // ours, completes the open (§3.5 Figure 8, line 6). Its SYN lies before
+                // RCV.NXT, so the generic rule would ACK and drop it and the open would wait
+                // for that ACK's answer, one more trip; Linux passes it too
+                // (`tcp_validate_incoming`: SYN_RECV, `seq + 1 == rcv_nxt`, `ack_seq ==
+                // snd_nxt`). Go on with the ACK it carries. Text on it is not kept, as on
+                // the crossing SYN (the peer sends it again).
+                if seg.payload_len > 0 || f.contains(Flags::FIN) {
+                    sink.note(Note::Unexpected);
+                }
+                let ack = Segment {
+                    seq: self.rcv_nxt,
+                    flags: Flags::ACK,
+                    payload_len: 0,
+                    ..*seg
+                };
+                return self.on_other_states(cfg, now, &ack, sink);
+            }
+            if self.state == State::SynReceived
                 && f.contains(Flags::SYN)
                 && !f.contains(Flags::ACK)
                 && seg.seq + 1 == self.rcv_nxt

@@ -360,10 +360,31 @@ mod syn_sent {
         s.send(s.i(S_ISS, 0, SYN, 0));
         s.recv(s.o(C_ISS, S_ISS + 1, SYN | ACK, 0));
         assert_eq!(s.events(), [changed(State::SynSent, State::SynReceived)]);
-        // The peer's SYN-ACK repeats its SYN: outside the window, so it is ACKed.
+        // The peer's SYN-ACK (its SYN again, with the ACK of ours) completes the open, and
+        // needs no answer: §3.5 Figure 8, line 6.
+        s.send(s.i(S_ISS, C_ISS + 1, SYN | ACK, 0));
+        s.recv_nothing();
+        assert_eq!(
+            s.events(),
+            [
+                changed(State::SynReceived, State::Established),
+                Event::Connected
+            ]
+        );
+        // A second copy of it is an old duplicate now: ACKed.
         s.send(s.i(S_ISS, C_ISS + 1, SYN | ACK, 0));
         s.recv(s.o(C_ISS + 1, S_ISS + 1, ACK, 0));
-        // Its ACK of our SYN completes the open.
+    }
+
+    #[test]
+    fn simultaneous_open_completed_by_a_plain_ack() {
+        // The peer's SYN-ACK was lost, or it answered our SYN-ACK with an ACK: that completes
+        // the open as in any SYN-RECEIVED.
+        let mut s = Sc::client();
+        s.events();
+        s.send(s.i(S_ISS, 0, SYN, 0));
+        s.recv(s.o(C_ISS, S_ISS + 1, SYN | ACK, 0));
+        s.events();
         s.send(s.i(S_ISS + 1, C_ISS + 1, ACK, 0));
         s.recv_nothing();
         assert_eq!(
@@ -373,6 +394,19 @@ mod syn_sent {
                 Event::Connected
             ]
         );
+    }
+
+    #[test]
+    fn simultaneous_open_syn_ack_acking_nothing_of_ours_is_acked_not_accepted() {
+        let mut s = Sc::client();
+        s.events();
+        s.send(s.i(S_ISS, 0, SYN, 0));
+        s.recv(s.o(C_ISS, S_ISS + 1, SYN | ACK, 0));
+        s.events();
+        // Its ACK field is not our SND.NXT: the old rule, ACK and drop, and no open.
+        s.send(s.i(S_ISS, C_ISS, SYN | ACK, 0));
+        s.recv(s.o(C_ISS + 1, S_ISS + 1, ACK, 0));
+        assert_eq!(s.events(), []);
     }
 
     #[test]

@@ -515,6 +515,156 @@ mod ports {
     }
 }
 
+/// Two hosts that both `connect_from` toward each other (RFC 9293 §3.5, Figure 8): the
+/// server's port 7000 has no listener unless a test adds one.
+mod simultaneous_open {
+    use super::*;
+
+    const CPORT: u16 = 5000;
+    const SPORT: u16 = 7000;
+    const TO_S: Addr = Addr {
+        ip: SERVER_IP,
+        port: SPORT,
+    };
+    const TO_C: Addr = Addr {
+        ip: CLIENT_IP,
+        port: CPORT,
+    };
+
+    /// The client opens at 0 and the server `skew_ms` later.
+    fn open(skew_ms: u64) -> (Net, ConnId, Option<ConnId>) {
+        let mut net = Net::new(TcpConfig::default());
+        let c = net.hosts[C].connect_from(ms(0), CPORT, TO_S, 1, 1).unwrap();
+        net.drain(C);
+        net.run_until(ms(skew_ms));
+        let s = net.hosts[S]
+            .connect_from(ms(skew_ms), SPORT, TO_C, 1, 1)
+            .ok();
+        net.drain(S);
+        (net, c, s)
+    }
+
+    #[test]
+    fn crossing_syns_open_in_one_round_trip_with_four_segments() {
+        let (mut net, c, s) = open(0);
+        net.run_until(ms(100));
+        for h in [C, S] {
+            // SYN at 0; the peer's SYN at 10 ms: SYN-RECEIVED, SYN-ACK; the peer's SYN-ACK
+            // at 20 ms: ESTABLISHED, nothing more to send.
+            assert_eq!(
+                net.states(h),
+                [
+                    (ms(0), Closed, SynSent),
+                    (ms(10), SynSent, SynReceived),
+                    (ms(20), SynReceived, Established),
+                ]
+            );
+            assert_eq!(
+                net.sent_by(h)
+                    .iter()
+                    .map(|&(t, f, _)| (t, f))
+                    .collect::<Vec<_>>(),
+                [(ms(0), Flags::SYN), (ms(10), Flags::SYN | Flags::ACK)]
+            );
+            assert!(net.incoming(h).is_empty(), "no listener took part");
+        }
+        assert_eq!(net.hosts[C].conn_state(c), Some(Established));
+        assert_eq!(net.hosts[S].conn_state(s.unwrap()), Some(Established));
+        // And it closes like any connection: the client first, so it holds TIME-WAIT.
+        net.hosts[C].close(ms(100), c);
+        net.run_until(ms(200));
+        net.hosts[S].close(ms(200), s.unwrap());
+        net.run();
+        assert_eq!(net.closes(C), [(ms(60_210), CloseReason::Normal)]);
+        assert_eq!(net.closes(S), [(ms(220), CloseReason::Normal)]);
+    }
+
+    #[test]
+    fn a_skew_below_the_one_way_delay_still_crosses() {
+        let (mut net, _, _) = open(9);
+        net.run_until(ms(100));
+        assert_eq!(
+            net.states(C),
+            [
+                (ms(0), Closed, SynSent),
+                (ms(19), SynSent, SynReceived),
+                (ms(20), SynReceived, Established),
+            ]
+        );
+        assert_eq!(
+            net.states(S),
+            [
+                (ms(9), Closed, SynSent),
+                (ms(10), SynSent, SynReceived),
+                (ms(29), SynReceived, Established),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_syn_that_finds_no_socket_is_refused_and_then_so_is_the_late_one() {
+        // The client's SYN reaches the server at 10 ms, 1 ms before its connect: RST, and
+        // the client's connection is refused at 20 ms. The server's SYN reaches the client's
+        // port at 21 ms, closed by then: refused in turn at 31 ms.
+        let (mut net, _, s) = open(11);
+        assert!(s.is_some());
+        net.run();
+        assert_eq!(net.closes(C), [(ms(20), CloseReason::Reset)]);
+        assert_eq!(net.closes(S), [(ms(31), CloseReason::Reset)]);
+        assert_eq!(net.hosts[S].stats().segments_no_connection, 1);
+        assert_eq!(net.hosts[C].stats().segments_no_connection, 1);
+    }
+
+    #[test]
+    fn a_listener_on_the_port_does_not_stop_it() {
+        let mut net = Net::new(TcpConfig::default());
+        net.hosts[S].listen(SPORT).unwrap();
+        net.hosts[C].connect_from(ms(0), CPORT, TO_S, 1, 1).unwrap();
+        net.hosts[S].connect_from(ms(0), SPORT, TO_C, 1, 1).unwrap();
+        net.run_until(ms(100));
+        assert!(net.incoming(S).is_empty(), "the exact 4-tuple comes first");
+        assert_eq!(
+            net.states(S).last(),
+            Some(&(ms(20), SynReceived, Established))
+        );
+    }
+
+    #[test]
+    fn a_four_tuple_in_use_is_refused_and_ports_are_accounted() {
+        let cfg = TcpConfig {
+            ephemeral_ports: [40000, 40001],
+            ..TcpConfig::default()
+        };
+        let mut h = Host::new(CLIENT_IP, cfg, 1);
+        assert_eq!(
+            h.connect_from(ms(0), 0, TO_S, 1, 1),
+            Err(ConnectError::InvalidLocalPort)
+        );
+        // A fixed port inside the ephemeral range holds it toward that remote: `connect`
+        // has one port left, then none.
+        let fixed = h.connect_from(ms(0), 40000, TO_S, 1, 1).unwrap();
+        assert_eq!(
+            h.connect_from(ms(0), 40000, TO_S, 2, 2),
+            Err(ConnectError::AddrInUse {
+                local_port: 40000,
+                remote: TO_S
+            })
+        );
+        assert_eq!(h.stats().addr_in_use, 1);
+        h.connect(ms(0), TO_S, 3, 3).unwrap();
+        assert!(matches!(
+            h.connect(ms(0), TO_S, 4, 4),
+            Err(ConnectError::PortExhausted { .. })
+        ));
+        // Aborting it gives the port back; a port outside the range holds nothing.
+        h.abort(ms(1), fixed);
+        assert_eq!(h.local_addr(fixed), None);
+        h.connect_from(ms(1), 6000, TO_S, 5, 5).unwrap();
+        let again = h.connect(ms(1), TO_S, 6, 6).unwrap();
+        assert_eq!(h.local_addr(again).map(|a| a.port), Some(40000));
+    }
+}
+
 mod time_wait {
     use super::*;
 
