@@ -85,6 +85,24 @@ pub enum CloseFirst {
     Both,
 }
 
+/// How each connection opens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpenMode {
+    /// The server listens on its ports and the client connects: the three-way handshake.
+    #[default]
+    Listen,
+    /// Nobody listens: the client connects from an ephemeral port to the server's port and
+    /// the server connects from that port back to the client's (`open_skew` later), as two
+    /// peers that know each other's address do. When the SYNs cross, both ends go SYN-SENT ->
+    /// SYN-RECEIVED -> ESTABLISHED (RFC 9293 §3.5, Figure 8); when one arrives before the other
+    /// end has connected, it finds no socket and is refused with a RST.
+    Simultaneous,
+}
+
+/// Longest `workload.open_skew`.
+pub const MAX_OPEN_SKEW: SimDuration = SimDuration::from_secs(3600);
+
 /// The `[workload]` table.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -118,6 +136,11 @@ pub struct WorkloadConfig {
     /// server port can hold only as many 4-tuples as it has ephemeral ports (28,232 with
     /// Linux's range), live or in TIME-WAIT; more ports let a run keep millions alive.
     pub server_ports: u16,
+    /// How connections open: `listen` (the server listens) or `simultaneous` (both connect).
+    pub open: OpenMode,
+    /// With `open = "simultaneous"`: how long after the client's connect() the server's
+    /// comes. Below the one-way delay the SYNs cross; above it the client's SYN arrives first.
+    pub open_skew: SimDuration,
 }
 
 impl Default for WorkloadConfig {
@@ -137,6 +160,8 @@ impl Default for WorkloadConfig {
             server_close_on_eof: true,
             server_port: 80,
             server_ports: 1,
+            open: OpenMode::Listen,
+            open_skew: SimDuration::ZERO,
         }
     }
 }
@@ -934,6 +959,18 @@ fn validate_workload(w: &WorkloadConfig) -> Result<(), (&'static str, String)> {
     }
     if w.server_port == 0 {
         return Err(("server_port", "must be a port in 1..=65535".into()));
+    }
+    if w.open_skew > MAX_OPEN_SKEW {
+        return Err((
+            "open_skew",
+            format!("must be at most {MAX_OPEN_SKEW}, got {}", w.open_skew),
+        ));
+    }
+    if !w.open_skew.is_zero() && w.open != OpenMode::Simultaneous {
+        return Err((
+            "open_skew",
+            "applies only with open = \"simultaneous\" (the server connects too)".into(),
+        ));
     }
     if w.server_ports == 0 || w.server_port as u32 + w.server_ports as u32 - 1 > 65535 {
         return Err((

@@ -13,7 +13,7 @@ use tcp_model::{
     TimerToken,
 };
 
-use crate::config::{Arrival, CloseFirst, RunConfig};
+use crate::config::{Arrival, CloseFirst, OpenMode, RunConfig};
 use crate::rectable::RecTable;
 use crate::stats::{ConnRow, Outcome, RunSummary, ServerOutcome};
 use crate::timeseries::{self, Sample};
@@ -66,6 +66,10 @@ enum Ev {
         token: TimerToken,
     },
     Respond {
+        id: u32,
+    },
+    /// The server's connect() of a simultaneous open, `workload.open_skew` after the client's.
+    PeerOpen {
         id: u32,
     },
     /// Take a `timeseries.csv` sample.
@@ -211,6 +215,8 @@ struct Rec {
     fin_sent: [bool; 2],
     /// Has the client (0) / server (1) entered TIME-WAIT.
     in_time_wait: [bool; 2],
+    /// A simultaneous open whose server side has yet to connect: the record must wait for it.
+    peer_open_pending: bool,
 }
 
 // A few thousand records are in use at once, and each host event touches one: keep them
@@ -347,7 +353,11 @@ fn run_with(
     let client = Host::new(CLIENT_IP, cfg.tcp.client.clone(), client_secret.next_u64());
     let mut server = Host::new(SERVER_IP, cfg.tcp.server.clone(), server_secret.next_u64());
     let server_port = cfg.workload.server_port;
-    for port in server_port..=server_port + (cfg.workload.server_ports - 1) {
+    // A simultaneous open has nobody listening: a SYN that arrives before the server's own
+    // connect() finds no socket.
+    let listening = cfg.workload.open == OpenMode::Listen;
+    for port in (server_port..=server_port + (cfg.workload.server_ports - 1)).filter(|_| listening)
+    {
         server
             .listen(port)
             .map_err(|e| fail(format!("server cannot listen on {port}: {e}")))?;
@@ -506,9 +516,9 @@ impl Engine<'_> {
                     Step::Deliver { to, seg } => t.deliver(now, *to, seg),
                     Step::Queued(Ev::Timer { host, .. }) => t.timer(*host),
                     // Its calls are traced one by one (`app`).
-                    Step::Queued(Ev::Respond { .. } | Ev::Sample | Ev::Flood { .. }) => {
-                        t.begin(None)
-                    }
+                    Step::Queued(
+                        Ev::Respond { .. } | Ev::PeerOpen { .. } | Ev::Sample | Ev::Flood { .. },
+                    ) => t.begin(None),
                     Step::Queued(Ev::Deliver { .. }) => unreachable!("resolved by next_event"),
                 }
             }
@@ -532,6 +542,7 @@ impl Engine<'_> {
                         token,
                     } => self.server.handle_timeout(now, token),
                     Ev::Respond { id } => self.respond(now, id),
+                    Ev::PeerOpen { id } => self.peer_open(now, id),
                     Ev::Sample => self.sample(now)?,
                     Ev::Flood { k } => self.flood(now, k)?,
                     Ev::Deliver { .. } => unreachable!("resolved by next_event"),
@@ -641,17 +652,67 @@ impl Engine<'_> {
         match self.client.connect(now, remote, id, id as u64) {
             Ok(conn) => {
                 rec.client = Some(conn);
-                self.live.insert(id, rec);
+                if self.cfg.workload.open == OpenMode::Simultaneous {
+                    // The server connects back to the port the client's connect picked.
+                    rec.client_port = self.client.local_addr(conn).map_or(0, |a| a.port);
+                    let skew = self.cfg.workload.open_skew;
+                    rec.peer_open_pending = true;
+                    self.live.insert(id, rec);
+                    if skew.is_zero() {
+                        self.peer_open(now, id);
+                    } else {
+                        self.schedule(now + skew, Ev::PeerOpen { id })?;
+                    }
+                } else {
+                    self.live.insert(id, rec);
+                }
             }
             Err(_) => {
                 if let Some(t) = self.tracer.as_deref_mut().filter(|t| t.connection() == id) {
-                    t.connect_failed(now);
+                    t.connect_failed(now, Side::Client);
                 }
                 rec.client_outcome = Some(Outcome::PortExhausted);
                 self.finalize(conn_row(id, &rec));
             }
         }
         Ok(())
+    }
+
+    /// The server side of simultaneous open `id` connects from its port to the client's.
+    fn peer_open(&mut self, now: SimTime, id: u32) {
+        self.app_called = true;
+        let local_port = self.server_addr.port + (id % self.server_ports) as u16;
+        let Some(rec) = self.live.get_mut(id) else {
+            return;
+        };
+        rec.peer_open_pending = false;
+        let remote = Addr {
+            ip: CLIENT_IP,
+            port: rec.client_port,
+        };
+        let opened = self
+            .server
+            .connect_from(now, local_port, remote, id, id as u64);
+        let rec = self.rec(id);
+        match opened {
+            Ok(conn) => rec.server = Some(conn),
+            // The 4-tuple is still held on the server (TIME-WAIT of an earlier connection
+            // between the same ports): Linux refuses connect() with EADDRNOTAVAIL.
+            Err(_) => rec.server_outcome = Some(ServerOutcome::OpenFailed),
+        }
+        if let Some(t) = self.tracer.as_deref_mut().filter(|t| t.connection() == id) {
+            match opened {
+                Ok(conn) => t.app_call(
+                    now,
+                    Side::Server,
+                    AppCall::Connect,
+                    Some(State::Closed),
+                    self.server.conn_state(conn),
+                ),
+                Err(_) => t.connect_failed(now, Side::Server),
+            }
+        }
+        self.maybe_finalize(id);
     }
 
     /// Moves segments from hosts onto links and host events into the workload until quiet.
@@ -1164,7 +1225,8 @@ impl Engine<'_> {
         let closed = [r.t_client_closed.is_some(), r.t_server_closed.is_some()];
         let end = |i: usize| closed[i] || (early && r.in_time_wait[i]);
         let done = (end(0) || r.client_outcome == Some(Outcome::PortExhausted))
-            && (r.server.is_none() || end(1));
+            && (r.server.is_none() || end(1))
+            && !r.peer_open_pending;
         if done {
             // The row is built from the record where it lies: moving 152 bytes out of the
             // table and into `finalize` would cost more than the rest of this.

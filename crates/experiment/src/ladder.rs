@@ -158,7 +158,11 @@ pub fn write_ladder(trace: &Trace, w: &mut impl Write) -> io::Result<()> {
             }
             TraceKind::App { call, failed } => {
                 let s = match (call, failed) {
-                    (_, true) => format!("{} failed: no ephemeral port", call.name()),
+                    (_, true) => format!(
+                        "{} failed: {}",
+                        call.name(),
+                        crate::trace::connect_failure(e.side)
+                    ),
                     (AppCall::Send { bytes }, false) => format!("app sends {bytes} bytes"),
                     (c, false) => format!("app calls {}", c.name()),
                 };

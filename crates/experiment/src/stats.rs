@@ -53,6 +53,8 @@ pub enum ServerOutcome {
     /// SYN-ACK or data/FIN retransmissions ran out.
     Timeout,
     Unfinished,
+    /// The server side of a simultaneous open could not connect: its 4-tuple was in use.
+    OpenFailed,
 }
 
 impl ServerOutcome {
@@ -62,6 +64,7 @@ impl ServerOutcome {
             ServerOutcome::Reset => "reset",
             ServerOutcome::Timeout => "timeout",
             ServerOutcome::Unfinished => "unfinished",
+            ServerOutcome::OpenFailed => "open_failed",
         }
     }
 }
@@ -146,6 +149,8 @@ pub struct RunSummary {
     /// Server ends still open when the run stopped (a time or event limit, or a stall):
     /// e.g. CLOSE-WAIT behind an application that never closes.
     pub server_unfinished: u64,
+    /// Simultaneous opens whose server-side connect() was refused (4-tuple in use).
+    pub server_open_failed: u64,
     handshake_ns: Samples,
     close_ns: Samples,
     pub handshake: Option<Dist>,
@@ -270,6 +275,7 @@ impl RunSummary {
             server_reset: 0,
             server_timeout: 0,
             server_unfinished: 0,
+            server_open_failed: 0,
             handshake_ns: Samples::default(),
             close_ns: Samples::default(),
             handshake: None,
@@ -308,6 +314,7 @@ impl RunSummary {
             Some(ServerOutcome::Reset) => self.server_reset += 1,
             Some(ServerOutcome::Timeout) => self.server_timeout += 1,
             Some(ServerOutcome::Unfinished) => self.server_unfinished += 1,
+            Some(ServerOutcome::OpenFailed) => self.server_open_failed += 1,
             _ => {}
         }
         if let Some(h) = row.handshake_ns {
@@ -344,6 +351,7 @@ impl RunSummary {
             "server_reset",
             "server_timeout",
             "server_unfinished",
+            "server_open_failed",
             "handshake_mean_ms",
             "handshake_p50_ms",
             "handshake_p99_ms",
@@ -404,6 +412,7 @@ impl RunSummary {
         r.push(self.server_reset.to_string());
         r.push(self.server_timeout.to_string());
         r.push(self.server_unfinished.to_string());
+        r.push(self.server_open_failed.to_string());
         r.push(d(|x| x.mean_ns, &self.handshake));
         r.push(d(|x| x.p50_ns as f64, &self.handshake));
         r.push(d(|x| x.p99_ns as f64, &self.handshake));

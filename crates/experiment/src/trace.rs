@@ -102,7 +102,7 @@ pub enum TraceKind {
         closed: Option<CloseReason>,
     },
     /// An application call that changed no state (a state-changing call is the `cause` of
-    /// its state line instead). `failed`: `connect` found no ephemeral port.
+    /// its state line instead). `failed`: `connect` failed (see [`connect_failure`]).
     App { call: AppCall, failed: bool },
     /// A timer that changed no state expired (an RTO retransmission follows).
     Timer { timer: TimerKind },
@@ -130,6 +130,15 @@ pub struct TraceEvent {
     pub time: SimTime,
     pub side: Side,
     pub kind: TraceKind,
+}
+
+/// Why a traced `connect` on `side` failed: the client's picks an ephemeral port; the
+/// server's (a simultaneous open) names its own, whose 4-tuple may still be held.
+pub(crate) fn connect_failure(side: Side) -> &'static str {
+    match side {
+        Side::Client => "no ephemeral port",
+        Side::Server => "4-tuple in use",
+    }
 }
 
 /// Everything that happened to one workload connection, in simulated-time order.
@@ -333,7 +342,7 @@ impl Trace {
                         s.push_str(&format!(" {bytes} bytes"));
                     }
                     if *failed {
-                        s.push_str(" failed: no ephemeral port");
+                        s.push_str(&format!(" failed: {}", connect_failure(e.side)));
                     }
                     s
                 }
@@ -440,7 +449,14 @@ impl Trace {
                 }
                 TraceKind::App { call, failed } => {
                     row[15] = match (call, failed) {
-                        (_, true) => format!("{} failed=port_exhausted", call.name()),
+                        (_, true) => format!(
+                            "{} failed={}",
+                            call.name(),
+                            match e.side {
+                                Side::Client => "port_exhausted",
+                                Side::Server => "addr_in_use",
+                            }
+                        ),
                         (AppCall::Send { bytes }, false) => format!("send bytes={bytes}"),
                         (c, false) => c.name().to_string(),
                     };
@@ -686,11 +702,12 @@ impl Tracer {
         );
     }
 
-    /// `connect` for the traced connection found no ephemeral port.
-    pub(crate) fn connect_failed(&mut self, now: SimTime) {
+    /// `connect` for the traced connection failed: the client found no ephemeral port, or
+    /// the server of a simultaneous open found its 4-tuple in use.
+    pub(crate) fn connect_failed(&mut self, now: SimTime, side: Side) {
         self.push(
             now,
-            Side::Client,
+            side,
             TraceKind::App {
                 call: AppCall::Connect,
                 failed: true,

@@ -359,3 +359,89 @@ fn a_peer_that_crashes_mid_connection_leaves_the_other_end_half_open() {
     assert_eq!(out.summary.stop, engine::StopReason::Stalled);
     assert!(out.summary.dropped_c2s > 0 && out.summary.dropped_s2c > 0);
 }
+
+#[test]
+fn simultaneous_open_crosses_below_the_one_way_delay_and_is_refused_above_it() {
+    // Both ends connect; the server 5 ms after the client: the SYNs cross (10 ms delay).
+    let out = run_set(
+        "",
+        &[
+            "workload.open=\"simultaneous\"",
+            "workload.open_skew=\"5ms\"",
+        ],
+    );
+    assert_eq!(out.summary.completed(), 3, "{:?}", out.summary.outcomes);
+    for c in &out.connections {
+        assert_eq!(c.server_outcome, Some(ServerOutcome::Closed));
+        // The peer's SYN-ACK, sent when our SYN reached it (10 ms), is back at 20 ms.
+        assert_eq!(c.handshake_ns, Some(20 * MS));
+    }
+    // Nobody listened: no SYN found a listener, none was refused.
+    assert_eq!(out.summary.rst_sent, 0);
+    // 11 ms: the client's SYN arrives 1 ms before the server's connect() and finds no
+    // socket: RST, refused at 20 ms; the server's SYN then finds the client's port closed.
+    let out = run_set(
+        "",
+        &[
+            "workload.open=\"simultaneous\"",
+            "workload.open_skew=\"11ms\"",
+        ],
+    );
+    for c in &out.connections {
+        assert_eq!(c.outcome, Outcome::Reset, "{c:?}");
+        assert_eq!(c.server_outcome, Some(ServerOutcome::Reset));
+        assert_eq!(c.client_closed_ns.unwrap() - c.connect_ns, 20 * MS);
+    }
+    assert_eq!(out.summary.rst_sent, 6);
+}
+
+#[test]
+fn simultaneous_open_whose_four_tuple_is_still_in_time_wait_on_the_server_fails_there() {
+    // One client port, and the server closes first, so it holds the 4-tuple in TIME-WAIT
+    // (60 s) when the next connection comes from the same port 1 s later: the server's
+    // connect() is refused (EADDRNOTAVAIL), and the client's SYN meets the TIME-WAIT record.
+    // Under Linux's rules a SYN above RCV.NXT ends TIME-WAIT and goes to a listener; there
+    // is none, so it is refused. That frees the 4-tuple: the third connection opens.
+    let out = run_set(
+        "",
+        &[
+            "workload.open=\"simultaneous\"",
+            "workload.close_first=\"server\"",
+            "tcp.client.ephemeral_ports=[40000, 40000]",
+        ],
+    );
+    assert_eq!(out.summary.server_open_failed, 1);
+    assert_eq!(out.summary.time_wait_killed, 1);
+    for id in [0, 2] {
+        let c = conn(&out, id);
+        assert_eq!(c.outcome, Outcome::Completed, "{c:?}");
+        assert_eq!(c.server_outcome, Some(ServerOutcome::Closed));
+    }
+    let c = conn(&out, 1);
+    assert_eq!(c.server_outcome, Some(ServerOutcome::OpenFailed), "{c:?}");
+    assert_eq!(c.outcome, Outcome::Reset);
+    assert_eq!(c.client_closed_ns.unwrap() - c.connect_ns, 20 * MS);
+}
+
+#[test]
+fn open_skew_needs_a_simultaneous_open() {
+    let exp = experiment::parse(
+        std::path::Path::new("skew.toml"),
+        "[experiment]\nname = \"skew\"\n[workload]\nopen_skew = \"5ms\"\n",
+        &experiment::Overrides::default(),
+    );
+    let msg = exp.unwrap_err().to_string();
+    assert!(msg.contains("skew.toml"), "{msg}");
+    assert!(msg.contains("open_skew"), "{msg}");
+    assert!(msg.contains("simultaneous"), "{msg}");
+    let bad = experiment::parse(
+        std::path::Path::new("open.toml"),
+        "[experiment]\nname = \"open\"\n[workload]\nopen = \"both\"\n",
+        &experiment::Overrides::default(),
+    );
+    let msg = bad.unwrap_err().to_string();
+    assert!(
+        msg.contains("listen") && msg.contains("simultaneous"),
+        "{msg}"
+    );
+}
