@@ -532,6 +532,7 @@ impl Experiment {
                     plot::PlotError::InvalidName { .. } => "name".to_string(),
                     plot::PlotError::YCount { .. } => "y".to_string(),
                     plot::PlotError::UnknownColumn { key, .. } => key.clone(),
+                    plot::PlotError::CategoricalLogAxis { .. } => "x_log".to_string(),
                     _ => "x".to_string(),
                 };
                 invalid(i, &key, e.to_string())

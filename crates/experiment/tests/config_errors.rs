@@ -315,6 +315,14 @@ fn plot_errors_name_the_plot_key_and_columns() {
         "{BASE}[[plot]]\nname = \"p\"\nx = \"point\"\ny = \"completed\"\nkind = \"pie\"\n"
     ));
     assert_mentions(&msg, &["plot", "pie", "line", "scatter"]);
+    let msg = err_of(&format!(
+        "{BASE}[[plot]]\nname = \"p\"\nx = \"point\"\ny = \"completed\"\nx_kind = \"category\"\nx_log = true\n"
+    ));
+    assert_mentions(&msg, &["plot[0].x_log", "categorical"]);
+    let msg = err_of(&format!(
+        "{BASE}[[plot]]\nname = \"p\"\nx = \"point\"\ny = \"completed\"\nx_kind = \"words\"\n"
+    ));
+    assert_mentions(&msg, &["x_kind", "auto", "numeric", "category"]);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! CSV -> lines of points, with filtering, grouping, aggregation and axis ranges.
 
-use crate::spec::{validate, PlotSpec};
+use crate::spec::{validate, PlotSpec, XKind};
 use crate::stats::mean_ci95;
 use crate::PlotError;
 use std::cmp::Ordering;
@@ -12,6 +12,12 @@ pub const MAX_ROWS: usize = 2_000_000;
 /// Most lines (series × y columns, plus references) in one figure; more are unreadable and
 /// exhaust the palette.
 pub const MAX_LINES: usize = 24;
+/// Most distinct values on a categorical x axis: 800 px leave ~7 px per category at 100,
+/// the least that still separates markers; more is a column that should be numeric.
+pub const MAX_CATEGORIES: usize = 100;
+/// Numeric x axes whose values are all integers, with at most this many distinct ones, get
+/// integer ticks only. Beyond a dozen values plotters' own ticks are integers anyway.
+pub const MAX_INTEGER_TICK_VALUES: usize = 12;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Point {
@@ -32,14 +38,39 @@ pub(crate) struct Line {
     pub points: Vec<Point>,
 }
 
+/// How the horizontal axis is drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum XAxis {
+    /// Linear or logarithmic (`x_log`) numbers. `integer_ticks`: every x is an integer and
+    /// there are at most [`MAX_INTEGER_TICK_VALUES`] distinct ones, so ticks between them
+    /// (0.5, 1.5) would label positions no row has.
+    Numeric { integer_ticks: bool },
+    /// Category `i` (its x is `i as f64`) is labelled `labels[i]`; labels are the distinct x
+    /// cells in order of first appearance in the CSV.
+    Category { labels: Vec<String> },
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Figure {
     pub lines: Vec<Line>,
+    pub x_axis: XAxis,
     pub x_range: (f64, f64),
     pub y_range: (f64, f64),
     /// Legend shown when there is more than one line or a reference line.
     pub legend: bool,
 }
+
+/// One kept row's x and y before the axis kind is known.
+#[derive(Debug, Clone, Copy)]
+struct RawPoint {
+    /// The x cell as a number; NaN when it is not a finite number.
+    x_num: f64,
+    /// Category id of the x cell; `NO_CATEGORY` once the table overflowed (numeric x only).
+    x_cat: u32,
+    y: f64,
+}
+
+const NO_CATEGORY: u32 = u32::MAX;
 
 /// Series values sort numerically when both parse as numbers (so 2 < 10), numbers first,
 /// then by text.
@@ -125,9 +156,25 @@ pub(crate) fn load<R: Read>(spec: &PlotSpec, csv: R) -> Result<Figure, PlotError
         count,
         max: MAX_LINES,
     };
-    // Series value -> id in order of appearance; (series id, slot) -> (x, y) in CSV order.
+    // Series value -> id in order of appearance; (series id, slot) -> points in CSV order.
     let mut series_ids: BTreeMap<String, usize> = BTreeMap::new();
-    let mut groups: BTreeMap<(usize, usize), Vec<(f64, f64)>> = BTreeMap::new();
+    let mut groups: BTreeMap<(usize, usize), Vec<RawPoint>> = BTreeMap::new();
+    // Distinct x cells -> id in order of first appearance (the sweep order), and the reverse.
+    // The BTreeMap is only looked up, never iterated, so its order cannot reach the figure.
+    let mut category_ids: BTreeMap<String, u32> = BTreeMap::new();
+    let mut categories: Vec<String> = Vec::new();
+    // Set when an all-numeric x column (so far) has more distinct values than a categorical
+    // axis may hold: it can only be numeric from then on, so ids are no longer recorded.
+    let mut categories_overflowed = false;
+    let mut categorical = spec.x_kind == XKind::Category;
+    // The log check waits for the end: a later non-numeric cell makes the axis categorical,
+    // which is the error to report then.
+    let mut first_non_positive_x: Option<(u64, f64)> = None;
+    let too_many_categories = || PlotError::TooManyCategories {
+        plot: spec.name.clone(),
+        column: spec.x.clone(),
+        max: MAX_CATEGORIES,
+    };
     let mut record = csv::StringRecord::new();
     let mut rows = 0usize;
     while reader.read_record(&mut record).map_err(csv_err)? {
@@ -143,10 +190,58 @@ pub(crate) fn load<R: Read>(spec: &PlotSpec, csv: R) -> Result<Figure, PlotError
         if !filters.iter().all(|(i, v)| v.matches(cell(*i))) {
             continue;
         }
-        let Some(x) = number(spec, &spec.x, line, cell(x_idx))? else {
-            continue;
+        let x_cell = cell(x_idx).trim();
+        let x_num = if spec.x_kind == XKind::Numeric {
+            match number(spec, &spec.x, line, x_cell)? {
+                Some(x) => x,
+                None => continue,
+            }
+        } else {
+            if x_cell.is_empty() {
+                continue;
+            }
+            match x_cell.parse::<f64>() {
+                Ok(v) if v.is_finite() => v,
+                Ok(_) => f64::NAN,
+                Err(_) => {
+                    if spec.x_log {
+                        return Err(PlotError::CategoricalLogAxis {
+                            plot: spec.name.clone(),
+                            column: spec.x.clone(),
+                            why: format!(
+                                "line {line}: {:?} is not a number",
+                                x_cell.chars().take(40).collect::<String>()
+                            ),
+                        });
+                    }
+                    if categories_overflowed {
+                        return Err(too_many_categories());
+                    }
+                    categorical = true;
+                    f64::NAN
+                }
+            }
         };
-        check_log(spec, spec.x_log, "x", &spec.x, line, x)?;
+        if spec.x_log && x_num <= 0.0 && first_non_positive_x.is_none() {
+            first_non_positive_x = Some((line, x_num));
+        }
+        let x_cat = if spec.x_kind == XKind::Numeric || categories_overflowed {
+            NO_CATEGORY
+        } else if let Some(&id) = category_ids.get(x_cell) {
+            id
+        } else if categories.len() < MAX_CATEGORIES {
+            let id = categories.len() as u32;
+            category_ids.insert(x_cell.to_owned(), id);
+            categories.push(x_cell.to_owned());
+            id
+        } else if categorical {
+            return Err(too_many_categories());
+        } else {
+            categories_overflowed = true;
+            category_ids = BTreeMap::new();
+            categories = Vec::new();
+            NO_CATEGORY
+        };
         let series = series_idx.map_or("", cell);
         for &(i, name, slot) in &slots {
             let Some(y) = number(spec, name, line, cell(i))? else {
@@ -166,9 +261,36 @@ pub(crate) fn load<R: Read>(spec: &PlotSpec, csv: R) -> Result<Figure, PlotError
                     sid
                 }
             };
-            groups.entry((sid, slot)).or_default().push((x, y));
+            groups
+                .entry((sid, slot))
+                .or_default()
+                .push(RawPoint { x_num, x_cat, y });
         }
     }
+    if !categorical {
+        if let Some((line, value)) = first_non_positive_x {
+            check_log(spec, true, "x", &spec.x, line, value)?;
+        }
+    }
+    // Positions on the axis: the category id, or the number (rows whose x is NaN or infinite
+    // are missing values on a numeric axis).
+    let mut groups: BTreeMap<(usize, usize), Vec<(f64, f64)>> = groups
+        .into_iter()
+        .filter_map(|(key, raw)| {
+            let points: Vec<(f64, f64)> = raw
+                .iter()
+                .filter_map(|p| {
+                    let x = if categorical {
+                        f64::from(p.x_cat)
+                    } else {
+                        p.x_num
+                    };
+                    x.is_finite().then_some((x, p.y))
+                })
+                .collect();
+            (!points.is_empty()).then_some((key, points))
+        })
+        .collect();
 
     let mut series: Vec<(&String, usize)> = series_ids.iter().map(|(s, &i)| (s, i)).collect();
     series.sort_by(|a, b| series_order(a.0, b.0));
@@ -236,7 +358,14 @@ pub(crate) fn load<R: Read>(spec: &PlotSpec, csv: R) -> Result<Figure, PlotError
             plot: spec.name.clone(),
         });
     }
-    let (x_range, y_range) = ranges(spec, &mut lines);
+    let x_axis = if categorical {
+        XAxis::Category { labels: categories }
+    } else {
+        XAxis::Numeric {
+            integer_ticks: !spec.x_log && few_integers(&lines),
+        }
+    };
+    let (x_range, y_range) = ranges(spec, &x_axis, &mut lines);
     let finite = |r: (f64, f64)| r.0.is_finite() && r.1.is_finite() && r.0 < r.1;
     if !finite(x_range) || !finite(y_range) {
         return Err(PlotError::RangeOverflow {
@@ -246,6 +375,7 @@ pub(crate) fn load<R: Read>(spec: &PlotSpec, csv: R) -> Result<Figure, PlotError
     let legend = lines.len() > 1 || spec.reference.is_some();
     Ok(Figure {
         lines,
+        x_axis,
         x_range,
         y_range,
         legend,
@@ -293,7 +423,27 @@ fn padded(lo: f64, hi: f64, log: bool) -> (f64, f64) {
     }
 }
 
-fn ranges(spec: &PlotSpec, lines: &mut [Line]) -> ((f64, f64), (f64, f64)) {
+/// Whether every x is an integer (exactly representable) and there are at most
+/// [`MAX_INTEGER_TICK_VALUES`] distinct ones.
+fn few_integers(lines: &[Line]) -> bool {
+    // 2^53: beyond it f64 has no fractions, so the question is moot.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    let mut seen: Vec<f64> = Vec::new();
+    for p in lines.iter().flat_map(|l| &l.points) {
+        if p.x.fract() != 0.0 || p.x.abs() > EXACT {
+            return false;
+        }
+        if !seen.contains(&p.x) {
+            if seen.len() == MAX_INTEGER_TICK_VALUES {
+                return false;
+            }
+            seen.push(p.x);
+        }
+    }
+    true
+}
+
+fn ranges(spec: &PlotSpec, x_axis: &XAxis, lines: &mut [Line]) -> ((f64, f64), (f64, f64)) {
     let mut x = (f64::INFINITY, f64::NEG_INFINITY);
     let mut y = (f64::INFINITY, f64::NEG_INFINITY);
     let widen = |r: &mut (f64, f64), v: f64| {
@@ -312,7 +462,12 @@ fn ranges(spec: &PlotSpec, lines: &mut [Line]) -> ((f64, f64), (f64, f64)) {
             widen(&mut y, hi);
         }
     }
-    let x = padded(x.0, x.1, spec.x_log);
+    let x = match x_axis {
+        // Every category gets a slot of width 1 centred on its position, including categories
+        // whose rows have no y value, so the axis shows every swept value.
+        XAxis::Category { labels } => (-0.5, labels.len() as f64 - 0.5),
+        XAxis::Numeric { .. } => padded(x.0, x.1, spec.x_log),
+    };
     let y = padded(y.0, y.1, spec.y_log);
     for p in lines.iter_mut().flat_map(|l| &mut l.points) {
         if let Some((lo, hi)) = &mut p.bar {
@@ -424,5 +579,168 @@ mod tests {
         assert!(fig.x_range.0 > 0.0 && fig.y_range.0 > 0.0);
         let (lo, _) = fig.lines[0].points[0].bar.unwrap();
         assert_eq!(lo, fig.y_range.0);
+    }
+
+    fn categories(fig: &Figure) -> &[String] {
+        match &fig.x_axis {
+            XAxis::Category { labels } => labels,
+            XAxis::Numeric { .. } => panic!("numeric axis: {:?}", fig.x_axis),
+        }
+    }
+
+    fn xy(line: &Line) -> Vec<(f64, f64)> {
+        line.points.iter().map(|p| (p.x, p.y)).collect()
+    }
+
+    #[test]
+    fn x_with_any_non_number_is_categorical() {
+        let fig = load(&spec(""), "x,y\n1,1\nfast,2\n2,3\n".as_bytes()).unwrap();
+        assert_eq!(categories(&fig), ["1", "fast", "2"]);
+        assert_eq!(fig.x_range, (-0.5, 2.5));
+        // NaN and empty cells of a numeric column stay missing values, not categories.
+        let fig = load(&spec(""), "x,y\n1,1\nNaN,2\n,4\n2,3\n".as_bytes()).unwrap();
+        assert_eq!(
+            fig.x_axis,
+            XAxis::Numeric {
+                integer_ticks: true
+            }
+        );
+        assert_eq!(xy(&fig.lines[0]), [(1.0, 1.0), (2.0, 3.0)]);
+        // Rows dropped by the filter do not make the axis categorical.
+        let fig = load(
+            &spec("filter = { k = 1 }"),
+            "x,y,k\n0.5,1,1\nfast,2,0\n".as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(
+            fig.x_axis,
+            XAxis::Numeric {
+                integer_ticks: false
+            }
+        );
+        // Forced: numbers compared as text, in CSV order.
+        let fig = load(
+            &spec("x_kind = \"category\""),
+            "x,y\n10,1\n2,2\n10.0,3\n".as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(categories(&fig), ["10", "2", "10.0"]);
+    }
+
+    #[test]
+    fn categories_keep_order_of_first_appearance() {
+        // Series b meets "alpha" first; the axis follows the whole CSV, never string order.
+        let csv = "x,y,s\nzeta,1,a\nalpha,2,b\nmid,3,a\nalpha,4,a\nzeta,5,b\n10,6,a\n9,7,a\n";
+        let fig = load(&spec("series = \"s\""), csv.as_bytes()).unwrap();
+        assert_eq!(categories(&fig), ["zeta", "alpha", "mid", "10", "9"]);
+        assert_eq!(
+            xy(&fig.lines[0]),
+            [(0.0, 1.0), (1.0, 4.0), (2.0, 3.0), (3.0, 6.0), (4.0, 7.0)]
+        );
+        assert_eq!(xy(&fig.lines[1]), [(0.0, 5.0), (1.0, 2.0)]);
+    }
+
+    #[test]
+    fn error_bars_aggregate_per_series_and_category() {
+        let outage = r#""[{ from = ""20s"" }]""#;
+        let csv = format!(
+            "x,y,s,r\nshort,1,a,9\n{outage},10,a,9\nshort,2,a,9\nshort,6,a,9\n{outage},20,b,9\n{outage},30,b,9\n"
+        );
+        let s = spec("series = \"s\"\nerror_bars = true\nreference = { label = \"r\", y = \"r\" }");
+        let fig = load(&s, csv.as_bytes()).unwrap();
+        assert_eq!(categories(&fig), ["short", "[{ from = \"20s\" }]"]);
+        let a = &fig.lines[0];
+        assert_eq!(a.label, "s=a");
+        assert_eq!((a.points[0].x, a.points[0].y), (0.0, 3.0));
+        let hw = 4.302_652_729_749_464 * (7.0f64 / 3.0).sqrt();
+        let (lo, hi) = a.points[0].bar.unwrap();
+        assert!((lo - (3.0 - hw)).abs() < 1e-12 && (hi - (3.0 + hw)).abs() < 1e-12);
+        assert_eq!(
+            a.points[1],
+            Point {
+                x: 1.0,
+                y: 10.0,
+                bar: None
+            }
+        );
+        let b = &fig.lines[1];
+        assert_eq!((b.points[0].x, b.points[0].y), (1.0, 25.0));
+        let hw = 12.706_204_736_174_705 * 50.0f64.sqrt() / 2.0f64.sqrt();
+        assert_eq!(b.points[0].bar, Some((25.0 - hw, 25.0 + hw)));
+        // References ride on the same positions, one per series.
+        let refs: Vec<_> = fig.lines.iter().filter(|l| l.reference).map(xy).collect();
+        assert_eq!(refs, [vec![(0.0, 9.0), (1.0, 9.0)], vec![(1.0, 9.0)]]);
+    }
+
+    #[test]
+    fn log_x_with_categories_is_rejected() {
+        let err = load(&spec("x_log = true"), "x,y\n-1,1\nfast,2\n".as_bytes()).unwrap_err();
+        assert!(
+            matches!(err, PlotError::CategoricalLogAxis { ref plot, .. } if plot == "t"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("`x_log`"), "{err}");
+        // Numeric with a non-positive value: the log error, found after the whole column.
+        let err = load(&spec("x_log = true"), "x,y\n2,1\n-1,2\n".as_bytes()).unwrap_err();
+        assert!(
+            matches!(err, PlotError::NonPositiveOnLogAxis { line: 3, .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn category_count_is_bounded() {
+        let many = |n: usize, last: &str| {
+            (0..n).fold("x,y\n".to_owned(), |acc, i| acc + &format!("{i},1\n")) + last
+        };
+        // A long numeric column is fine in auto mode...
+        let fig = load(&spec(""), many(MAX_CATEGORIES + 50, "").as_bytes()).unwrap();
+        assert_eq!(
+            fig.x_axis,
+            XAxis::Numeric {
+                integer_ticks: false
+            }
+        );
+        // ...until a text cell makes it categorical.
+        let err = load(&spec(""), many(MAX_CATEGORIES + 50, "z,1\n").as_bytes()).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PlotError::TooManyCategories {
+                    max: MAX_CATEGORIES,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = load(
+            &spec("x_kind = \"category\""),
+            many(MAX_CATEGORIES + 1, "").as_bytes(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, PlotError::TooManyCategories { .. }), "{err}");
+        let fig = load(
+            &spec("x_kind = \"category\""),
+            many(MAX_CATEGORIES, "").as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(categories(&fig).len(), MAX_CATEGORIES);
+    }
+
+    #[test]
+    fn integer_ticks_only_for_few_integer_values() {
+        let axis = |extra: &str, csv: &str| load(&spec(extra), csv.as_bytes()).unwrap().x_axis;
+        let int = XAxis::Numeric {
+            integer_ticks: true,
+        };
+        let not = XAxis::Numeric {
+            integer_ticks: false,
+        };
+        assert_eq!(axis("", "x,y\n0,1\n1,2\n2,3\n2,4\n"), int);
+        assert_eq!(axis("", "x,y\n0,1\n1.5,2\n"), not);
+        let twelve = (0..12).fold("x,y\n".to_owned(), |a, i| a + &format!("{i},1\n"));
+        assert_eq!(axis("", &twelve), int);
+        assert_eq!(axis("", &(twelve + "12,1\n")), not);
+        assert_eq!(axis("x_log = true", "x,y\n1,1\n2,2\n"), not);
     }
 }

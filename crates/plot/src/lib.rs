@@ -1,7 +1,7 @@
 //! Figures from tcpsim result CSVs, declared as `[[plot]]` tables in the experiment file.
 //!
-//! A [`PlotSpec`] names a CSV of the results directory, the x and y columns, an optional
-//! series column, log axes, labels, a filter, a reference column drawn dashed, and whether
+//! A [`PlotSpec`] names a CSV of the results directory, the x and y columns (x numeric or
+//! categorical, see [`XKind`]), an optional series column, log axes, labels, a filter, a reference column drawn dashed, and whether
 //! replications are averaged with 95 % confidence bars. [`render`] writes `<name>.svg` and
 //! `<name>.png`; the same CSV always gives byte-identical files (embedded font, fixed palette,
 //! no timestamps, deterministic ordering of series).
@@ -11,10 +11,10 @@ mod render;
 mod spec;
 pub mod stats;
 
-pub use data::{MAX_LINES, MAX_ROWS};
-pub use render::{HEIGHT_PX, WIDTH_PX};
+pub use data::{MAX_CATEGORIES, MAX_INTEGER_TICK_VALUES, MAX_LINES, MAX_ROWS};
+pub use render::{HEIGHT_PX, MAX_CATEGORY_LABEL_CHARS, WIDTH_PX};
 pub use spec::{
-    validate, FilterValue, LegendPosition, PlotKind, PlotSpec, Reference, ResultFile,
+    validate, FilterValue, LegendPosition, PlotKind, PlotSpec, Reference, ResultFile, XKind,
     MAX_NAME_CHARS, MAX_Y_COLUMNS,
 };
 
@@ -65,6 +65,26 @@ pub enum PlotError {
         column: String,
         line: u64,
         value: f64,
+    },
+    #[error(
+        "plot `{plot}`: key `x_log` = true needs a numeric x axis, but x column `{column}` is \
+         categorical ({why}); allowed: x_log = false, or a numeric x column with \
+         x_kind = \"auto\" or \"numeric\""
+    )]
+    CategoricalLogAxis {
+        plot: String,
+        column: String,
+        /// What made the axis categorical: the `x_kind` setting or the first non-numeric cell.
+        why: String,
+    },
+    #[error(
+        "plot `{plot}`: categorical x column `{column}` has more than {max} distinct values; \
+         allowed: at most {max} (filter the rows, or use a numeric column)"
+    )]
+    TooManyCategories {
+        plot: String,
+        column: String,
+        max: usize,
     },
     #[error("plot `{plot}`: no plottable rows (check `filter` and empty cells)")]
     NoData { plot: String },

@@ -1,6 +1,6 @@
 //! Drawing a [`Figure`] with plotters onto the SVG and bitmap backends.
 
-use crate::data::{Figure, Line};
+use crate::data::{Figure, Line, XAxis};
 use crate::spec::{LegendPosition, PlotKind, PlotSpec};
 use plotters::coord::ranged1d::{
     AsRangedCoord, DefaultFormatting, KeyPointHint, Ranged, ValueFormatter,
@@ -14,6 +14,18 @@ use std::sync::OnceLock;
 /// Figure size in pixels (SVG user units and PNG pixels alike).
 pub const WIDTH_PX: u32 = 800;
 pub const HEIGHT_PX: u32 = 500;
+
+/// Longest category label, in characters: a longer x value shows its first 39 characters
+/// and "…". Forty characters of 13 px DejaVu Sans are ~280 px, a third of the plotting area,
+/// enough for a sweep value such as `[{ from = "20s", until = "80s" }]` (33).
+pub const MAX_CATEGORY_LABEL_CHARS: usize = 40;
+/// Fewest characters (ellipsis included) a label is cut to so that it fits its category's
+/// slot; when even that does not fit, only every k-th category is labelled.
+const MIN_CATEGORY_LABEL_CHARS: usize = 6;
+/// Free pixels between neighbouring category labels.
+const CATEGORY_LABEL_GAP_PX: f64 = 6.0;
+/// Tick label size, also used to measure category labels.
+const LABEL_PX: u32 = 13;
 
 /// DejaVu Sans, embedded so text renders identically everywhere without system fonts.
 static FONT: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
@@ -60,6 +72,175 @@ pub(crate) fn tick_label(v: f64) -> String {
     }
     let s = format!("{v:.6}");
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// `value` cut to at most `max_chars` characters, the last being "…" when anything was cut.
+/// Control characters (a CSV cell may hold newlines) become spaces so the label stays on
+/// one line.
+pub(crate) fn shorten_label(value: &str, max_chars: usize) -> String {
+    let clean = |c: char| if c.is_control() { ' ' } else { c };
+    if value.chars().count() <= max_chars {
+        return value.chars().map(clean).collect();
+    }
+    let mut s: String = value
+        .chars()
+        .take(max_chars.saturating_sub(1))
+        .map(clean)
+        .collect();
+    s.push('…');
+    s
+}
+
+/// The longest shortening of `value` (at most [`MAX_CATEGORY_LABEL_CHARS`], at least
+/// [`MIN_CATEGORY_LABEL_CHARS`]) whose measured width fits `room_px`; `None` if none does.
+fn fit_label(value: &str, room_px: f64, measure: &dyn Fn(&str) -> u32) -> Option<String> {
+    let fits = |chars: usize| f64::from(measure(&shorten_label(value, chars))) <= room_px;
+    let full = value.chars().count().min(MAX_CATEGORY_LABEL_CHARS);
+    if fits(full) {
+        return Some(shorten_label(value, full));
+    }
+    let least = MIN_CATEGORY_LABEL_CHARS.min(full);
+    if least == full || !fits(least) {
+        return None;
+    }
+    // Width grows with the number of characters kept: bisect between fitting `lo` and
+    // overflowing `hi`, a handful of measurements per label.
+    let (mut lo, mut hi) = (least, full);
+    while hi - lo > 1 {
+        let mid = lo + (hi - lo) / 2;
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    Some(shorten_label(value, lo))
+}
+
+/// Tick labels of a categorical axis whose categories are `slot_px` wide: every value
+/// shortened to fit its slot; if some value cannot keep [`MIN_CATEGORY_LABEL_CHARS`], only
+/// every k-th category is labelled (the others get ""), with the smallest such k.
+pub(crate) fn fit_category_labels(
+    values: &[String],
+    slot_px: f64,
+    measure: &dyn Fn(&str) -> u32,
+) -> Vec<String> {
+    let n = values.len();
+    let mut out = vec![String::new(); n];
+    for stride in 1..=n.max(1) {
+        let room = stride as f64 * slot_px - CATEGORY_LABEL_GAP_PX;
+        let mut all_fit = true;
+        for i in (0..n).step_by(stride) {
+            match fit_label(&values[i], room, measure) {
+                Some(label) => out[i] = label,
+                None => {
+                    all_fit = false;
+                    break;
+                }
+            }
+        }
+        if all_fit {
+            return out;
+        }
+        out.iter_mut().for_each(String::clear);
+    }
+    // Not even one label fits the whole width: show the first, cut short.
+    if let Some(first) = values.first() {
+        out[0] = shorten_label(first, MIN_CATEGORY_LABEL_CHARS);
+    }
+    out
+}
+
+/// Categorical x axis: category `i` sits at `i`, in a slot from `i - 0.5` to `i + 0.5`; one
+/// tick (and grid line) per category, whatever plotters asks for.
+#[derive(Clone)]
+pub(crate) struct CategoryAxis {
+    count: usize,
+    linear: RangedCoordf64,
+}
+
+impl CategoryAxis {
+    pub(crate) fn new(count: usize, lo: f64, hi: f64) -> Self {
+        Self {
+            count,
+            linear: (lo..hi).into(),
+        }
+    }
+}
+
+impl Ranged for CategoryAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        self.linear.map(v, limit)
+    }
+
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        if hint.max_num_points() == 0 {
+            return Vec::new();
+        }
+        (0..self.count).map(|i| i as f64).collect()
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.linear.range()
+    }
+}
+
+/// Linear axis for x values that are a few integers: plotters' ticks unchanged when they are
+/// all integers, else ticks at integers only ({1, 2, 5} × 10^k apart), so no tick claims a
+/// position such as 0.5 that no row has. Light grid lines then fall on the ticks.
+#[derive(Clone)]
+pub(crate) struct IntegerAxis(RangedCoordf64);
+
+impl IntegerAxis {
+    pub(crate) fn new(lo: f64, hi: f64) -> Self {
+        Self((lo..hi).into())
+    }
+}
+
+/// Integers within `lo..=hi`, at most `max` of them, spaced by the smallest step of
+/// 1, 2, 5, 10, 20, 50, ... that keeps the count within `max`.
+pub(crate) fn integer_ticks(lo: f64, hi: f64, max: usize) -> Vec<f64> {
+    let (first, last) = (lo.ceil(), hi.floor());
+    if max == 0 || first > last {
+        return Vec::new();
+    }
+    let mut step = 1.0f64;
+    for factor in [2.0, 2.5, 2.0].iter().cycle() {
+        let (a, b) = ((first / step).ceil(), (last / step).floor());
+        let count = b - a + 1.0;
+        // f64 tops out near 1e308, so the step stops growing long before the loop could.
+        if count <= max as f64 || step > 1e300 {
+            let count = count.clamp(0.0, max as f64) as usize;
+            return (0..count).map(|k| (a + k as f64) * step).collect();
+        }
+        step *= factor;
+    }
+    Vec::new()
+}
+
+impl Ranged for IntegerAxis {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, v: &f64, limit: (i32, i32)) -> i32 {
+        self.0.map(v, limit)
+    }
+
+    fn key_points<H: KeyPointHint>(&self, hint: H) -> Vec<f64> {
+        let bold = self.0.key_points(hint.bold_points());
+        if bold.iter().all(|v| v.fract() == 0.0) {
+            return self.0.key_points(hint.max_num_points());
+        }
+        let r = self.0.range();
+        integer_ticks(r.start, r.end, hint.bold_points())
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.0.range()
+    }
 }
 
 /// Logarithmic axis with ticks at {1..9}, {1, 2, 5} or {1} × 10^k, whichever is densest
@@ -165,12 +346,51 @@ pub(crate) fn draw<DB: DrawingBackend>(
     fig: &Figure,
 ) -> Result<(), String> {
     let (x0, x1) = fig.x_range;
+    match &fig.x_axis {
+        XAxis::Category { labels } => with_y(
+            root,
+            spec,
+            fig,
+            CategoryAxis::new(labels.len(), x0, x1),
+            Some(labels),
+        ),
+        XAxis::Numeric { .. } if spec.x_log => with_y(root, spec, fig, LogAxis::new(x0, x1), None),
+        XAxis::Numeric {
+            integer_ticks: true,
+        } => with_y(root, spec, fig, IntegerAxis::new(x0, x1), None),
+        XAxis::Numeric {
+            integer_ticks: false,
+        } => with_y(root, spec, fig, x0..x1, None),
+    }
+}
+
+fn with_y<DB, X>(
+    root: &DrawingArea<DB, Shift>,
+    spec: &PlotSpec,
+    fig: &Figure,
+    x: X,
+    categories: Option<&[String]>,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    X: AsRangedCoord<Value = f64>,
+    X::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
     let (y0, y1) = fig.y_range;
-    match (spec.x_log, spec.y_log) {
-        (false, false) => draw_on(root, spec, fig, x0..x1, y0..y1),
-        (true, false) => draw_on(root, spec, fig, LogAxis::new(x0, x1), y0..y1),
-        (false, true) => draw_on(root, spec, fig, x0..x1, LogAxis::new(y0, y1)),
-        (true, true) => draw_on(root, spec, fig, LogAxis::new(x0, x1), LogAxis::new(y0, y1)),
+    if spec.y_log {
+        draw_on(root, spec, fig, x, LogAxis::new(y0, y1), categories)
+    } else {
+        draw_on(root, spec, fig, x, y0..y1, categories)
+    }
+}
+
+/// Tick label of position `v` on a categorical axis.
+fn category_tick(labels: &[String], v: f64) -> String {
+    let i = v.round();
+    if i >= 0.0 && i < labels.len() as f64 {
+        labels[i as usize].clone()
+    } else {
+        String::new()
     }
 }
 
@@ -180,6 +400,7 @@ fn draw_on<DB, X, Y>(
     fig: &Figure,
     x: X,
     y: Y,
+    categories: Option<&[String]>,
 ) -> Result<(), String>
 where
     DB: DrawingBackend,
@@ -198,21 +419,36 @@ where
         .build_cartesian_2d(x, y)
         .map_err(e)?;
     let fmt = |v: &f64| tick_label(*v);
+    // Category labels are fitted once, measured with the embedded font that the PNG draws
+    // with, so SVG and PNG show the same text.
+    let x_ticks: Option<Vec<String>> = categories.map(|values| {
+        let width_px = chart.plotting_area().dim_in_pixel().0;
+        let style = TextStyle::from((FAMILY, LABEL_PX).into_font());
+        let measure = |t: &str| root.estimate_text_size(t, &style).map_or(u32::MAX, |s| s.0);
+        let slot_px = f64::from(width_px) / values.len().max(1) as f64;
+        fit_category_labels(values, slot_px, &measure)
+    });
+    let x_fmt = |v: &f64| match &x_ticks {
+        Some(labels) => category_tick(labels, *v),
+        None => tick_label(*v),
+    };
     let y_label = spec.y_label();
-    chart
-        .configure_mesh()
-        .x_desc(spec.x_label())
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(spec.x_label())
         .y_desc(y_label.as_str())
         .axis_desc_style((FAMILY, 16))
-        .label_style((FAMILY, 13))
-        .x_label_formatter(&fmt)
+        .label_style((FAMILY, LABEL_PX))
+        .x_label_formatter(&x_fmt)
         .y_label_formatter(&fmt)
         // A few light lines between labelled ones; plotters' default (10) is too busy.
         .max_light_lines(4)
         .light_line_style(RGBColor(0xf0, 0xf0, 0xf0))
-        .bold_line_style(RGBColor(0xcc, 0xcc, 0xcc))
-        .draw()
-        .map_err(e)?;
+        .bold_line_style(RGBColor(0xcc, 0xcc, 0xcc));
+    if let Some(ticks) = &x_ticks {
+        // One tick per category; the axis ignores the count, plotters' mesh does not.
+        mesh.x_labels(ticks.len().max(1));
+    }
+    mesh.draw().map_err(e)?;
 
     for line in &fig.lines {
         let color = color_of(line);
@@ -300,7 +536,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-    use plotters::coord::ranged1d::BoldPoints;
+    use plotters::coord::ranged1d::{BoldPoints, LightPoints};
 
     #[test]
     fn tick_labels_are_short() {
@@ -333,5 +569,89 @@ mod tests {
         let ticks = LogAxis::new(1.0, 30.0).key_points(BoldPoints(10));
         assert_eq!(ticks, [1.0, 2.0, 5.0, 10.0, 20.0]);
         assert_eq!(LogAxis::new(10.0, 1000.0).map(&100.0, (0, 100)), 50);
+    }
+
+    #[test]
+    fn long_labels_are_cut_with_an_ellipsis() {
+        let forty = "a".repeat(MAX_CATEGORY_LABEL_CHARS);
+        assert_eq!(shorten_label(&forty, MAX_CATEGORY_LABEL_CHARS), forty);
+        let cut = shorten_label(&format!("{forty}b"), MAX_CATEGORY_LABEL_CHARS);
+        assert_eq!(cut.chars().count(), MAX_CATEGORY_LABEL_CHARS);
+        assert_eq!(cut, format!("{}…", &forty[..39]));
+        // Characters, not bytes: no panic inside a multi-byte character.
+        assert_eq!(shorten_label(&"é".repeat(50), 3), "éé…");
+        assert_eq!(shorten_label("a\nb\tc", 40), "a b c");
+    }
+
+    #[test]
+    fn category_labels_fit_their_slots() {
+        // 7 px per character stands in for the font.
+        let measure = |t: &str| 7 * t.chars().count() as u32;
+        let values: Vec<String> = ["short", &"x".repeat(60), "[{ from = \"20s\" }]"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        // Wide slots: only the 60-character value is cut, to the 40-character maximum.
+        let wide = fit_category_labels(&values, 1000.0, &measure);
+        assert_eq!(wide[0], "short");
+        assert_eq!(wide[1], format!("{}…", "x".repeat(39)));
+        assert_eq!(wide[2], values[2]);
+        // 100 px slots leave 94 px: 13 characters.
+        let narrow = fit_category_labels(&values, 100.0, &measure);
+        assert_eq!(
+            narrow,
+            ["short", &format!("{}…", "x".repeat(12)), "[{ from = \"2…"]
+        );
+        // 20 px slots cannot hold 6 characters: every third category is labelled.
+        let many: Vec<String> = (0..10).map(|i| format!("value-{i}")).collect();
+        let sparse = fit_category_labels(&many, 20.0, &measure);
+        let shown: Vec<usize> = (0..10).filter(|&i| !sparse[i].is_empty()).collect();
+        assert_eq!(shown, [0, 3, 6, 9]);
+        assert_eq!(sparse[3], "value-3");
+        let sparse = fit_category_labels(&many, 16.0, &measure);
+        assert_eq!(sparse[..4], ["value…", "", "", "value…"], "{sparse:?}");
+    }
+
+    #[test]
+    fn integer_axis_ticks_integers_and_otherwise_matches_plotters() {
+        assert_eq!(integer_ticks(-0.1, 2.1, 10), [0.0, 1.0, 2.0]);
+        assert_eq!(integer_ticks(4.5, 5.5, 10), [5.0]);
+        assert_eq!(
+            integer_ticks(-1.0, 30.0, 10),
+            [0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0]
+        );
+        assert_eq!(integer_ticks(0.2, 0.8, 10), Vec::<f64>::new());
+        assert_eq!(integer_ticks(0.0, 3.0, 0), Vec::<f64>::new());
+        let axis = IntegerAxis::new(-0.1, 2.1);
+        let plain = RangedCoordf64::from(-0.1..2.1);
+        assert!(plain
+            .key_points(BoldPoints(10))
+            .iter()
+            .any(|v| v.fract() != 0.0));
+        assert_eq!(axis.key_points(BoldPoints(10)), [0.0, 1.0, 2.0]);
+        assert_eq!(axis.key_points(LightPoints::new(10, 40)), [0.0, 1.0, 2.0]);
+        // Where plotters already ticks integers, light lines and all stay as they were.
+        let (lo, hi) = (0.55, 10.45);
+        let axis = IntegerAxis::new(lo, hi);
+        let plain = RangedCoordf64::from(lo..hi);
+        assert!(plain
+            .key_points(BoldPoints(10))
+            .iter()
+            .all(|v| v.fract() == 0.0));
+        assert_eq!(axis.key_points(BoldPoints(10)), plain.key_points(10));
+        assert_eq!(
+            axis.key_points(LightPoints::new(10, 40)),
+            plain.key_points(40)
+        );
+        assert_eq!(axis.map(&3.0, (0, 700)), plain.map(&3.0, (0, 700)));
+    }
+
+    #[test]
+    fn category_axis_ticks_every_category() {
+        let axis = CategoryAxis::new(3, -0.5, 2.5);
+        assert_eq!(axis.key_points(BoldPoints(3)), [0.0, 1.0, 2.0]);
+        assert_eq!(axis.map(&1.0, (0, 300)), 150);
+        assert_eq!(category_tick(&["a".into(), "b".into()], 1.0), "b");
+        assert_eq!(category_tick(&["a".into()], 5.0), "");
     }
 }

@@ -25,6 +25,11 @@ pub struct PlotSpec {
     pub file: ResultFile,
     /// Column on the horizontal axis.
     pub x: String,
+    /// How the x column is read: numbers on a linear or log axis, or categories (one evenly
+    /// spaced position per distinct value). `auto` picks categories when any x cell is not
+    /// a number.
+    #[serde(default)]
+    pub x_kind: XKind,
     /// Column(s) on the vertical axis: `y = "a"` or `y = ["a", "b"]`.
     #[serde(deserialize_with = "one_or_many")]
     pub y: Vec<String>,
@@ -33,6 +38,7 @@ pub struct PlotSpec {
     pub series: Option<String>,
     #[serde(default)]
     pub kind: PlotKind,
+    /// Logarithmic x axis; numeric x only (an error with a categorical x axis).
     #[serde(default)]
     pub x_log: bool,
     #[serde(default)]
@@ -86,6 +92,21 @@ pub enum PlotKind {
     Line,
     /// Markers only.
     Scatter,
+}
+
+/// `x_kind`: how the x column's cells are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum XKind {
+    /// Categories when any kept, non-empty x cell is not a number, else numeric. Sweep
+    /// columns such as `link.outages` (a list of tables) need no setting.
+    #[default]
+    Auto,
+    /// Numbers only: a non-numeric x cell is an error, as before `x_kind` existed.
+    Numeric,
+    /// Categories even for numbers, e.g. rates 10, 100, 1000 drawn evenly spaced. Cells are
+    /// compared as text, so "1" and "1.0" are two categories.
+    Category,
 }
 
 /// Corner of the plotting area holding the legend.
@@ -211,7 +232,7 @@ impl PlotSpec {
 }
 
 /// Checks `spec` against the header of the CSV it will read: a usable name, at least one y
-/// column, and every referenced column present. Errors name the offending key and list the
+/// column, every referenced column present, and no `x_log` with `x_kind = "category"`. Errors name the offending key and list the
 /// allowed values.
 pub fn validate(spec: &PlotSpec, columns: &[&str]) -> Result<(), PlotError> {
     let name_ok = !spec.name.is_empty()
@@ -248,6 +269,13 @@ pub fn validate(spec: &PlotSpec, columns: &[&str]) -> Result<(), PlotError> {
         }
     };
     check("x".into(), &spec.x)?;
+    if spec.x_log && spec.x_kind == XKind::Category {
+        return Err(PlotError::CategoricalLogAxis {
+            plot: spec.name.clone(),
+            column: spec.x.clone(),
+            why: "x_kind = \"category\"".into(),
+        });
+    }
     for y in &spec.y {
         check("y".into(), y)?;
     }

@@ -305,3 +305,150 @@ fn extreme_values_do_not_panic() {
     let log = spec("[[plot]]\nname = \"e\"\nx = \"x\"\ny = \"y\"\nx_log = true\ny_log = true\n");
     render_bytes(&log, "x,y\n1e-300,1\n1e300,1e-300\n".as_bytes()).unwrap();
 }
+
+/// Texts of the x-axis tick labels, left to right: centred 13 px labels below the axis
+/// (the title and axis titles are larger, legend entries are start-anchored).
+fn x_ticks(svg: &str) -> Vec<String> {
+    svg.split("<text ")
+        .skip(1)
+        .filter(|t| {
+            t.contains(r#"dy="0.76em" text-anchor="middle""#) && t.contains(r#"font-size="10.48"#)
+        })
+        .filter_map(|t| Some(t.split_once(">\n")?.1.split_once("\n<")?.0.to_owned()))
+        .collect()
+}
+
+/// Like results/partition/summary.csv: a sweep column holding a list of tables, quoted,
+/// two replications per point, and a status column.
+fn partition_csv() -> String {
+    let mut s = String::from("point,link.outages,replication,completed,aborted,connections,stop\n");
+    let outages = [
+        r#""[{ from = ""20s"", until = ""23s"" }]""#,
+        r#""[{ from = ""20s"", until = ""80s"" }]""#,
+        r#""[{ from = ""20s"" }]""#,
+    ];
+    for (point, outage) in outages.iter().enumerate() {
+        for rep in 0..2 {
+            let completed = 600 - point * 250 - rep * 10;
+            let stop = if point == 2 { "time_limit" } else { "done" };
+            s.push_str(&format!(
+                "{point},{outage},{rep},{completed},{},600,{stop}\n",
+                point * 3 + rep
+            ));
+        }
+    }
+    s
+}
+
+const CATEGORICAL: &str = r#"
+[[plot]]
+name = "outcomes"
+x = "link.outages"
+y = ["completed", "aborted"]
+error_bars = true
+reference = { label = "connections", y = "connections" }
+
+[[plot]]
+name = "by-stop"
+x = "stop"
+y = "completed"
+series = "replication"
+kind = "scatter"
+filter = { replication = 1 }
+"#;
+
+#[test]
+fn categorical_x_renders_labels_deterministically() {
+    let csv = partition_csv();
+    for s in specs(CATEGORICAL) {
+        let (svg, png) = render_bytes(&s, csv.as_bytes()).unwrap();
+        let (svg2, png2) = render_bytes(&s, csv.as_bytes()).unwrap();
+        assert!(
+            svg == svg2 && png == png2,
+            "{}: output differs between runs",
+            s.name
+        );
+        let labels: &[&str] = if s.name == "outcomes" {
+            &[
+                "[{ from = &quot;20s&quot;, until = &quot;23s&quot; }]",
+                "[{ from = &quot;20s&quot;, until = &quot;80s&quot; }]",
+                "[{ from = &quot;20s&quot; }]",
+            ]
+        } else {
+            &["done", "time_limit"]
+        };
+        // One tick per category, in CSV order, and no numeric tick such as 0.5.
+        assert_eq!(x_ticks(&svg), labels, "{}", s.name);
+        if let Some(dir) = std::env::var_os("PLOT_KEEP_DIR") {
+            std::fs::write(Path::new(&dir).join(format!("{}.svg", s.name)), &svg).unwrap();
+            std::fs::write(Path::new(&dir).join(format!("{}.png", s.name)), &png).unwrap();
+        }
+    }
+}
+
+#[test]
+fn x_kind_forces_categories_and_rejects_unknown_values() {
+    let csv = "x,y\n1000,1\n10,2\n100,3\n";
+    let s = spec("[[plot]]\nname = \"k\"\nx = \"x\"\ny = \"y\"\nx_kind = \"category\"\n");
+    let (svg, _) = render_bytes(&s, csv.as_bytes()).unwrap();
+    // In CSV order, not numeric order: 1000 left of 10.
+    assert_eq!(x_ticks(&svg), ["1000", "10", "100"]);
+    let e =
+        toml::from_str::<Doc>("[[plot]]\nname = \"p\"\nx = \"a\"\ny = \"b\"\nx_kind = \"cat\"\n")
+            .err()
+            .unwrap()
+            .to_string();
+    assert!(
+        e.contains("x_kind")
+            && e.contains("auto")
+            && e.contains("numeric")
+            && e.contains("category"),
+        "{e}"
+    );
+    // `numeric` keeps the old behaviour: a text cell is an error naming the column and line.
+    let s = spec("[[plot]]\nname = \"n\"\nx = \"x\"\ny = \"y\"\nx_kind = \"numeric\"\n");
+    let err = render_bytes(&s, "x,y\n1,2\nabc,3\n".as_bytes()).unwrap_err();
+    assert!(
+        matches!(err, PlotError::NotNumeric { ref column, line: 3, .. } if column == "x"),
+        "{err}"
+    );
+}
+
+#[test]
+fn log_x_with_categories_is_an_error_naming_plot_and_key() {
+    // Detected from the data, after a non-positive number that alone would be another error.
+    let s = spec("[[plot]]\nname = \"cl\"\nx = \"x\"\ny = \"y\"\nx_log = true\n");
+    let err = render_bytes(&s, "x,y\n0,1\n3,2\nfast,3\n".as_bytes()).unwrap_err();
+    let msg = err.to_string();
+    assert!(matches!(err, PlotError::CategoricalLogAxis { .. }), "{msg}");
+    assert!(
+        msg.contains("plot `cl`") && msg.contains("`x_log`") && msg.contains("line 4"),
+        "{msg}"
+    );
+    // Forced by x_kind: caught by validate, before any data is read.
+    let s = spec(
+        "[[plot]]\nname = \"cf\"\nx = \"x\"\ny = \"y\"\nx_log = true\nx_kind = \"category\"\n",
+    );
+    let err = validate(&s, &["x", "y"]).unwrap_err();
+    assert!(
+        err.to_string().contains("plot `cf`") && err.to_string().contains("x_kind = \"category\""),
+        "{err}"
+    );
+    assert!(render_bytes(&s, "x,y\n1,1\n".as_bytes()).is_err());
+}
+
+#[test]
+fn few_integer_x_values_get_integer_ticks_only() {
+    // The shape of a sweep-point axis: 0, 1, 2 (plotters alone labels 0, 0.5, 1, ...).
+    let s = spec("[[plot]]\nname = \"i\"\nx = \"point\"\ny = \"completed\"\n");
+    let (svg, _) = render_bytes(&s, partition_csv().as_bytes()).unwrap();
+    assert_eq!(x_ticks(&svg), ["0", "1", "2"]);
+    // Fractional data keeps plotters' fractional ticks.
+    let s = spec("[[plot]]\nname = \"f\"\nx = \"x\"\ny = \"y\"\n");
+    let (svg, _) = render_bytes(&s, "x,y\n0,1\n0.5,2\n2,3\n".as_bytes()).unwrap();
+    let ticks = x_ticks(&svg);
+    assert!(
+        ticks.len() > 3 && ticks.iter().any(|t| t.contains('.')),
+        "{ticks:?}"
+    );
+}
