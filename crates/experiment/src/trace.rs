@@ -479,6 +479,10 @@ pub(crate) struct Tracer {
     /// Each side's highest sequence number sent plus one: a segment ending at or below it is
     /// a retransmission.
     snd_max: [Option<SeqNum>; 2],
+    /// Has this side sent a SYN-ACK yet. The first one of an active opener (simultaneous
+    /// open) repeats its SYN's sequence number but is its answer to the peer's SYN, not a
+    /// retransmission.
+    synack_sent: [bool; 2],
     /// The side and cause of the host call the current engine event made (a segment
     /// delivered, a timer, `connect`).
     step: Option<(Side, Cause)>,
@@ -504,6 +508,7 @@ impl Tracer {
             },
             state: [State::Closed, State::Listen],
             snd_max: [None, None],
+            synack_sent: [false; 2],
             step: None,
             timer_pending: None,
             pending_app: Vec::new(),
@@ -590,7 +595,9 @@ impl Tracer {
         }
         let len = seg.seg_len();
         let end = seg.seq + len;
-        let retransmission = len > 0 && self.snd_max[f].is_some_and(|m| end.le(m));
+        let first_synack = seg.flags.contains(Flags::SYN | Flags::ACK)
+            && !std::mem::replace(&mut self.synack_sent[f], true);
+        let retransmission = len > 0 && !first_synack && self.snd_max[f].is_some_and(|m| end.le(m));
         self.snd_max[f] = Some(self.snd_max[f].map_or(end, |m| m.max(end)));
         let state = self.state[f];
         if let Some(i) = self.push(

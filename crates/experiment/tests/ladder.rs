@@ -209,6 +209,26 @@ fn a_lost_syn_ack_ends_in_x_near_the_client() {
 }
 
 #[test]
+fn simultaneous_open_shows_two_syns_and_two_syn_acks_none_a_retransmission() {
+    let s = ladder(&trace("open = \"simultaneous\"\nopen_skew = \"5ms\"", 0));
+    // Both SYNs cross, each side answers with a SYN-ACK repeating its own SYN's number.
+    assert_eq!(lines_with(&s, "-- SYN seq=0 mss=1460 --").len(), 2, "{s}");
+    assert_eq!(
+        lines_with(&s, "SYN|ACK seq=0 ack=1 mss=1460 --").len(),
+        2,
+        "{s}"
+    );
+    assert_eq!(lines_with(&s, "SYN_SENT -> SYN_RECEIVED").len(), 2, "{s}");
+    assert_eq!(
+        lines_with(&s, "SYN_RECEIVED -> ESTABLISHED").len(),
+        2,
+        "{s}"
+    );
+    assert!(lines_with(&s, "(retransmission)").is_empty(), "{s}");
+    assert!(lines_with(&s, "LISTEN").is_empty(), "nobody listens: {s}");
+}
+
+#[test]
 fn duplicates_are_marked_with_both_arrivals() {
     let s = ladder(&trace(
         "[link.client_to_server]\nduplicate = 1.0\n[link.server_to_client]\ndelay = \"10ms\"",
