@@ -562,13 +562,14 @@ impl Host {
     pub fn time_wait_count(&self) -> usize {
         self.tw_live
     }
-    /// The state of `conn` while it has a full TCB; `None` once it is in TIME-WAIT (then a
-    /// compact record, found only by 4-tuple) or gone.
-    /// The local address of live connection `conn` (its port: the one `connect` picked).
+    /// The local address of `conn` while it has a full TCB (its port: the one `connect`
+    /// picked); `None` once it is in TIME-WAIT or gone, as for `conn_state`.
     pub fn local_addr(&self, conn: ConnId) -> Option<Addr> {
         let s = self.slots.get(conn.index as usize)?;
         (s.live && s.gen == conn.gen).then_some(s.tcb.local)
     }
+    /// The state of `conn` while it has a full TCB; `None` once it is in TIME-WAIT (then a
+    /// compact record, found only by 4-tuple) or gone.
     pub fn conn_state(&self, conn: ConnId) -> Option<State> {
         let s = self.slots.get(conn.index as usize)?;
         (s.live && s.gen == conn.gen).then_some(s.tcb.state)
@@ -1450,10 +1451,11 @@ impl Host {
     /// A segment for a TIME-WAIT record: the same function as an endpoint in TIME-WAIT.
     fn on_time_wait(&mut self, now: SimTime, j: u32, conn: ConnId, seg: &Segment) {
         let tag = self.tw_tag(j);
+        let listening = self.is_listening(seg.dst.port);
         let rec = &mut self.tw[j as usize];
         let mut core = rec.core();
         let mut sink = host_sink!(self, conn, tag);
-        let verdict = time_wait_segment(&mut core, &self.cfg, now, seg, &mut sink);
+        let verdict = time_wait_segment(&mut core, &self.cfg, now, seg, listening, &mut sink);
         let restarted = core.expires_at != rec.expires_at;
         rec.expires_at = core.expires_at;
         match verdict {
@@ -1475,18 +1477,14 @@ impl Host {
             TwVerdict::Closed { reopen } => {
                 self.release_tw(j);
                 if reopen {
+                    // Only with a listener (`listening` above): it takes the SYN. Linux
+                    // numbers the new connection past the old one; RFC 6191 relies on the
+                    // ISN generator (RFC 9293 §3.6.1 asks for an ISS above the old SND.NXT,
+                    // which only a clock-driven generator gives).
                     self.stats.time_wait_reopened += 1;
-                    if self.is_listening(seg.dst.port) {
-                        // Linux numbers the new connection past the old one; RFC 6191 relies
-                        // on the ISN generator (RFC 9293 §3.6.1 asks for an ISS above the old
-                        // SND.NXT, which only a clock-driven generator gives).
-                        let iss = (self.cfg.tw_reopen == TwReopen::Linux)
-                            .then(|| core.snd_nxt + TW_REOPEN_ISS_OFFSET);
-                        self.on_listener(now, seg, iss, true);
-                    } else {
-                        self.stats.segments_no_connection += 1;
-                        self.reply_reset(seg);
-                    }
+                    let iss = (self.cfg.tw_reopen == TwReopen::Linux)
+                        .then(|| core.snd_nxt + TW_REOPEN_ISS_OFFSET);
+                    self.on_listener(now, seg, iss, true);
                 }
             }
         }

@@ -120,12 +120,15 @@ fn quick_ack_limit(cfg: &TcpConfig, rcv_mss: u32) -> u32 {
 
 /// A segment arriving in TIME-WAIT (RFC 9293 §3.10.7.4 for TIME-WAIT, with RFC 5961 and the
 /// Linux reopening rule). Reports events through `sink`; the caller sends the ACK and, on
-/// `Closed`, forgets the connection.
+/// `Closed`, forgets the connection. `may_reopen`: something would take a reopening SYN
+/// (a listener on the port); without one a SYN is only ACKed, as Linux's `tcp_v4_rcv`
+/// falls through from `TCP_TW_SYN` to `TCP_TW_ACK` when no listener is found.
 pub(crate) fn time_wait_segment<S: Sink>(
     tw: &mut TwCore,
     cfg: &TcpConfig,
     now: SimTime,
     seg: &Segment,
+    may_reopen: bool,
     sink: &mut S,
 ) -> TwVerdict {
     let f = seg.flags;
@@ -165,11 +168,12 @@ pub(crate) fn time_wait_segment<S: Sink>(
         // the 4-tuple may be reused at once. Linux (tcp_timewait_state_process) wants SEG.SEQ
         // after RCV.NXT; RFC 6191 without timestamps (RFC 1122 §4.2.2.13) wants it after the
         // old connection's final sequence number, RCV.NXT - 1.
-        let reopen = match cfg.tw_reopen {
-            TwReopen::Linux => seg.seq.gt(tw.rcv_nxt),
-            TwReopen::Rfc6191 => seg.seq.ge(tw.rcv_nxt),
-            TwReopen::Refuse => false,
-        };
+        let reopen = may_reopen
+            && match cfg.tw_reopen {
+                TwReopen::Linux => seg.seq.gt(tw.rcv_nxt),
+                TwReopen::Rfc6191 => seg.seq.ge(tw.rcv_nxt),
+                TwReopen::Refuse => false,
+            };
         if reopen {
             return close(sink, true);
         }
@@ -583,7 +587,8 @@ impl Tcb {
             // §3.10.7.4 for TIME-WAIT, shared with the host's compact record.
             State::TimeWait => {
                 let mut tw = self.time_wait_core();
-                match time_wait_segment(&mut tw, cfg, now, seg, sink) {
+                // A lone endpoint stands for the application that would take the 4-tuple again.
+                match time_wait_segment(&mut tw, cfg, now, seg, true, sink) {
                     TwVerdict::Stay { ack } => {
                         self.timer_at = tw.expires_at;
                         if ack {
