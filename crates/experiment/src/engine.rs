@@ -975,7 +975,11 @@ impl Engine<'_> {
                     }
                     CloseReason::Normal | CloseReason::TimeWaitKilled => Outcome::Incomplete,
                     CloseReason::Reset => Outcome::Reset,
-                    CloseReason::ConnectTimeout => Outcome::ConnectTimeout,
+                    // A client reaches SYN-RECEIVED only in a simultaneous open: running out of
+                    // retries there is a connect() that never completed, as in SYN-SENT.
+                    CloseReason::ConnectTimeout | CloseReason::HandshakeTimeout => {
+                        Outcome::ConnectTimeout
+                    }
                     // Retransmissions ran out after the handshake, the application aborted,
                     // or the peer's FIN never came (FIN-WAIT-2 timeout): no normal close.
                     _ => Outcome::Aborted,
@@ -1256,7 +1260,8 @@ impl Engine<'_> {
             if rec.client_outcome.is_none() {
                 rec.client_outcome = Some(Outcome::Unfinished);
             }
-            if rec.server.is_some() && rec.server_outcome.is_none() {
+            if (rec.server.is_some() || rec.peer_open_pending) && rec.server_outcome.is_none() {
+                // (A simultaneous open's server that had yet to connect is unfinished too.)
                 rec.server_outcome = Some(ServerOutcome::Unfinished);
             }
             self.finalize(conn_row(id, &rec));

@@ -399,9 +399,11 @@ fn simultaneous_open_crosses_below_the_one_way_delay_and_is_refused_above_it() {
 fn simultaneous_open_whose_four_tuple_is_still_in_time_wait_on_the_server_fails_there() {
     // One client port, and the server closes first, so it holds the 4-tuple in TIME-WAIT
     // (60 s) when the next connection comes from the same port 1 s later: the server's
-    // connect() is refused (EADDRNOTAVAIL), and the client's SYN meets the TIME-WAIT record.
-    // Under Linux's rules a SYN above RCV.NXT ends TIME-WAIT and goes to a listener; there
-    // is none, so it is refused. That frees the 4-tuple: the third connection opens.
+    // connect() is refused (EADDRNOTAVAIL). The client's SYN meets the TIME-WAIT record,
+    // which, with no listener to reopen into, only ACKs it (Linux: TCP_TW_SYN falls through
+    // to TCP_TW_ACK); the client answers that ACK with a RST, which ends TIME-WAIT. Its SYN
+    // retransmitted after the 1 s RTO then finds no socket: refused at 1.020 s. Meanwhile
+    // the third connection found the only port still taken.
     let out = run_set(
         "",
         &[
@@ -412,15 +414,15 @@ fn simultaneous_open_whose_four_tuple_is_still_in_time_wait_on_the_server_fails_
     );
     assert_eq!(out.summary.server_open_failed, 1);
     assert_eq!(out.summary.time_wait_killed, 1);
-    for id in [0, 2] {
-        let c = conn(&out, id);
-        assert_eq!(c.outcome, Outcome::Completed, "{c:?}");
-        assert_eq!(c.server_outcome, Some(ServerOutcome::Closed));
-    }
+    let first = conn(&out, 0);
+    assert_eq!(first.outcome, Outcome::Completed);
+    assert_eq!(first.server_outcome, Some(ServerOutcome::Closed));
     let c = conn(&out, 1);
     assert_eq!(c.server_outcome, Some(ServerOutcome::OpenFailed), "{c:?}");
     assert_eq!(c.outcome, Outcome::Reset);
-    assert_eq!(c.client_closed_ns.unwrap() - c.connect_ns, 20 * MS);
+    assert_eq!(c.rtx[0], 1, "one SYN retransmission");
+    assert_eq!(c.client_closed_ns.unwrap() - c.connect_ns, S + 20 * MS);
+    assert_eq!(conn(&out, 2).outcome, Outcome::PortExhausted);
 }
 
 #[test]
@@ -444,4 +446,43 @@ fn open_skew_needs_a_simultaneous_open() {
         msg.contains("listen") && msg.contains("simultaneous"),
         "{msg}"
     );
+    let long = experiment::parse(
+        std::path::Path::new("long.toml"),
+        "[experiment]\nname = \"long\"\n[workload]\nopen = \"simultaneous\"\nopen_skew = \"2h\"\n",
+        &experiment::Overrides::default(),
+    );
+    let msg = long.unwrap_err().to_string();
+    assert!(
+        msg.contains("open_skew") && msg.contains("at most 1h"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn simultaneous_open_outcomes_when_the_handshake_times_out_or_the_run_ends_first() {
+    // Every SYN-ACK and ACK toward the client lost: the SYNs cross, nothing of the server's
+    // answer arrives, and the client gives up in SYN-RECEIVED: a connect() that never
+    // completed, like one in SYN-SENT.
+    let out = run_set(
+        "[[fault]]\ndirection = \"server_to_client\"\naction = \"drop\"\nflags = \"SYN|ACK\"\ncount = 100\n\
+         [[fault]]\ndirection = \"server_to_client\"\naction = \"drop\"\nflags = \"ACK\"\ncount = 100\n",
+        &["workload.open=\"simultaneous\""],
+    );
+    for c in &out.connections {
+        assert_eq!(c.outcome, Outcome::ConnectTimeout, "{c:?}");
+        assert!(c.rtx[1] > 0, "the client retransmitted its SYN-ACK: {c:?}");
+    }
+    // A server whose connect() would come after the run's end is unfinished, not absent.
+    let out = run_set(
+        "",
+        &[
+            "workload.open=\"simultaneous\"",
+            "workload.open_skew=\"30s\"",
+            "experiment.max_sim_time=\"10s\"",
+        ],
+    );
+    for c in &out.connections {
+        assert_eq!(c.server_outcome, Some(ServerOutcome::Unfinished), "{c:?}");
+    }
+    assert_eq!(out.summary.server_unfinished, 3);
 }
