@@ -320,16 +320,17 @@ pub fn run_traced(
         replication,
         message: format!("connection {connection} is beyond the engine's u32 ids"),
     })?;
+    let listens = cfg.workload.open == OpenMode::Listen;
     let (out, tracer) = run_with(
         cfg,
         seed,
         point,
         replication,
-        Some(Box::new(Tracer::new(id))),
+        Some(Box::new(Tracer::new(id, listens))),
     )?;
     let trace = match tracer {
         Some(t) => t.finish(),
-        None => Tracer::new(id).finish(),
+        None => Tracer::new(id, listens).finish(),
     };
     Ok((out, trace))
 }

@@ -404,7 +404,12 @@ impl<W: Write> Ladder<'_, W> {
         );
         writeln!(self.w, "{line}")?;
         let client = format!(" {}", state_label(first_from(Side::Client, State::Closed)));
-        let server = state_label(first_from(Side::Server, State::Listen));
+        let start = if trace.server_listens {
+            State::Listen
+        } else {
+            State::Closed
+        };
+        let server = state_label(first_from(Side::Server, start));
         self.row("", &client, &server)
     }
 
@@ -540,6 +545,7 @@ mod tests {
             }],
             isn: [None, None],
             truncated: true,
+            server_listens: true,
         };
         let mut v = Vec::new();
         write_ladder(&t, &mut v).unwrap();

@@ -152,6 +152,8 @@ pub struct Trace {
     pub isn: [Option<SeqNum>; 2],
     /// [`MAX_TRACE_EVENTS`] was reached; later events are missing.
     pub truncated: bool,
+    /// The server starts in LISTEN (`workload.open = "listen"`), else in CLOSED.
+    pub server_listens: bool,
 }
 
 /// The CSV header of [`Trace::write_csv`].
@@ -498,15 +500,23 @@ pub(crate) struct Tracer {
 }
 
 impl Tracer {
-    pub(crate) fn new(connection: u32) -> Tracer {
+    pub(crate) fn new(connection: u32, server_listens: bool) -> Tracer {
         Tracer {
             trace: Trace {
                 connection,
                 events: Vec::new(),
                 isn: [None, None],
                 truncated: false,
+                server_listens,
             },
-            state: [State::Closed, State::Listen],
+            state: [
+                State::Closed,
+                if server_listens {
+                    State::Listen
+                } else {
+                    State::Closed
+                },
+            ],
             snd_max: [None, None],
             synack_sent: [false; 2],
             step: None,

@@ -226,6 +226,11 @@ fn simultaneous_open_shows_two_syns_and_two_syn_acks_none_a_retransmission() {
     );
     assert!(lines_with(&s, "(retransmission)").is_empty(), "{s}");
     assert!(lines_with(&s, "LISTEN").is_empty(), "nobody listens: {s}");
+    // And the server's column starts CLOSED, where the client's SYN finds no socket.
+    let refused = ladder(&trace("open = \"simultaneous\"\nopen_skew = \"11ms\"", 0));
+    assert!(lines_with(&refused, "LISTEN").is_empty(), "{refused}");
+    let head = refused.lines().nth(1).unwrap_or_default();
+    assert_eq!(head.matches("| CLOSED").count(), 2, "{refused}");
 }
 
 #[test]
