@@ -321,6 +321,8 @@ struct Slot {
     /// LQ_* bits: the listener queue this passive connection is counted in; 0 for active
     /// connections and accepted ones. Fits in what was padding.
     lq: u8,
+    /// Counted in `Host::ports_toward` (see `Host::holds_ephemeral_port`); padding too.
+    holds_port: bool,
     next_free: u32,
 }
 
@@ -762,7 +764,8 @@ impl Host {
         let mut sink = host_sink!(self, conn, tag);
         let tcb = Tcb::connect(&self.cfg, now, local, remote, iss, incarnation, &mut sink);
         self.install(conn, tcb, tag);
-        if self.in_ephemeral_range(port) {
+        if self.holds_ephemeral_port(port) {
+            self.slots[conn.index as usize].holds_port = true;
             *self.ports_toward.entry(addr_key(remote)).or_insert(0) += 1;
         }
         self.stats.active_opens += 1;
@@ -770,10 +773,16 @@ impl Host {
         Ok(conn)
     }
 
-    /// Whether connection `t` counts in `ports_toward`: an active open from a port of the
-    /// ephemeral range (every `connect`, and a `connect_from` there).
-    fn holds_ephemeral_port(&self, t: &Tcb) -> bool {
-        !t.is_passive() && self.in_ephemeral_range(t.local.port)
+    /// Whether an active open from `port` counts in `ports_toward`: every `connect`, and a
+    /// `connect_from` from a port of the ephemeral range that is not listening. A listening
+    /// port there is already taken off the ports `connect` may use (`listeners_in_range`):
+    /// counting it again would report exhaustion a port early. Decided once, at the open,
+    /// and kept with the connection (`Slot::holds_port`, then `TW_ACTIVE`), so that its
+    /// release undoes exactly what its open did. (A `listen` on a port that connections
+    /// already hold counts those ports twice until they close: the estimate errs early, as
+    /// before this rule, only in that order of calls.)
+    fn holds_ephemeral_port(&self, port: u16) -> bool {
+        self.in_ephemeral_range(port) && !self.is_listening(port)
     }
 
     /// Sequential: from the host's cursor; random: from a random port (RFC 6056 §3.3.1).
@@ -824,6 +833,7 @@ impl Host {
             gen: conn.gen,
             live: true,
             lq: 0,
+            holds_port: false,
             next_free: NONE,
         };
         if conn.index == self.free_slot {
@@ -963,8 +973,9 @@ impl Host {
 
     /// A connection reached CLOSED: forget its 4-tuple and release its port.
     fn release_slot(&mut self, i: u32) {
-        let t = &self.slots[i as usize].tcb;
-        let (local, remote, held) = (t.local, t.remote, self.holds_ephemeral_port(t));
+        let slot = &self.slots[i as usize];
+        let t = &slot.tcb;
+        let (local, remote, held) = (t.local, t.remote, slot.holds_port);
         self.demux_remove(conn_key(local.port, remote), i);
         if held {
             self.release_port(remote);
@@ -1004,13 +1015,7 @@ impl Host {
             snd_nxt: t.snd_nxt,
             rcv_nxt: t.rcv_nxt,
             incarnation: t.incarnation,
-            conn: TW_LIVE
-                | if self.holds_ephemeral_port(t) {
-                    TW_ACTIVE
-                } else {
-                    0
-                }
-                | i,
+            conn: TW_LIVE | if slot.holds_port { TW_ACTIVE } else { 0 } | i,
             gen: conn.gen,
             tag_low: tag as u32,
         };

@@ -664,6 +664,10 @@ impl Tcb {
             }
             self.set_state(State::SynReceived, sink);
             self.snd_rtx = self.iss;
+            // Our SYN goes out again inside the SYN-ACK: whatever acknowledges it now may
+            // answer either copy, so Karn's rule (RFC 6298 §3) allows no RTT sample of the
+            // first one either.
+            self.bits &= !TIMING;
             self.report_stale(seg, StaleKind::Syn, sink);
         }
     }
@@ -700,10 +704,14 @@ impl Tcb {
                 if seg.payload_len > 0 || f.contains(Flags::FIN) {
                     sink.note(Note::Unexpected);
                 }
+                // A stale one is a stale SYN, as in SYN-SENT; the ACK made of it carries our
+                // incarnation so that it is not reported a second time, as an ACK.
+                self.report_stale(seg, StaleKind::Syn, sink);
                 let ack = Segment {
                     seq: self.rcv_nxt,
                     flags: Flags::ACK,
                     payload_len: 0,
+                    incarnation: self.incarnation,
                     ..*seg
                 };
                 return self.on_other_states(cfg, now, &ack, sink);
@@ -1238,7 +1246,11 @@ impl Tcb {
                 };
                 let s = self.segment(cfg, self.iss, flags, 0);
                 self.snd_rtx = self.iss + 1;
-                self.on_sent(now, self.iss + 1, self.bits & HANDSHAKE_RTX == 0);
+                // An active end's SYN-ACK (simultaneous open) carries its SYN again: not
+                // fresh, so not timed (Karn's rule, RFC 6298 §3).
+                let resent = self.bits & HANDSHAKE_RTX != 0
+                    || (self.state == State::SynReceived && !self.is_passive());
+                self.on_sent(now, self.iss + 1, !resent);
                 Some(s)
             }
             State::SynSent | State::SynReceived | State::FinWait2 => self.bare_ack(cfg),

@@ -397,6 +397,52 @@ mod syn_sent {
     }
 
     #[test]
+    fn simultaneous_open_takes_no_rtt_sample_across_the_resent_syn() {
+        // Our SYN was lost; the peer's SYN arrives 3 s later and our SYN goes out again in
+        // the SYN-ACK. The ACK that completes the open may answer either copy (Karn's rule):
+        // no sample of 3 s, and the RTO stays the initial 1 s.
+        let mut s = Sc::client();
+        s.events();
+        s.at(3000);
+        s.send(s.i(S_ISS, 0, SYN, 0));
+        s.recv(s.o(C_ISS, S_ISS + 1, SYN | ACK, 0));
+        s.at(3020);
+        s.send(s.i(S_ISS + 1, C_ISS + 1, ACK, 0));
+        assert_eq!(s.ep.state(), State::Established);
+        assert_eq!(s.ep.srtt(), None);
+        assert_eq!(s.ep.rto(), SimDuration::from_secs(1));
+        // The first segment sent after the open is timed as usual.
+        s.app_send(10);
+        s.recv(s.o(C_ISS + 1, S_ISS + 1, PSH | ACK, 10));
+        s.at(3040);
+        s.send(s.i(S_ISS + 1, C_ISS + 11, ACK, 0));
+        assert_eq!(s.ep.srtt(), Some(SimDuration::from_millis(20)));
+    }
+
+    #[test]
+    fn stale_syn_ack_completing_a_simultaneous_open_is_a_stale_syn() {
+        let mut s = Sc::client();
+        s.events();
+        s.send(s.i(S_ISS, 0, SYN, 0));
+        s.recv(s.o(C_ISS, S_ISS + 1, SYN | ACK, 0));
+        s.events();
+        let mut old = s.i(S_ISS, C_ISS + 1, SYN | ACK, 0);
+        old.incarnation = 3;
+        s.send(old);
+        assert_eq!(
+            s.events(),
+            [
+                Event::StaleAccepted {
+                    kind: StaleKind::Syn
+                },
+                changed(State::SynReceived, State::Established),
+                Event::Connected
+            ]
+        );
+        assert_eq!(s.ep.stats().stale_accepted.total(), 1);
+    }
+
+    #[test]
     fn simultaneous_open_syn_ack_acking_nothing_of_ours_is_acked_not_accepted() {
         let mut s = Sc::client();
         s.events();

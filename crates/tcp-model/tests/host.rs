@@ -663,6 +663,42 @@ mod simultaneous_open {
         let again = h.connect(ms(1), TO_S, 6, 6).unwrap();
         assert_eq!(h.local_addr(again).map(|a| a.port), Some(40000));
     }
+
+    #[test]
+    fn a_listening_port_in_the_range_is_not_counted_twice() {
+        // Three ephemeral ports, one of them listening: `connect` has two. Connecting out
+        // of the listening port (a simultaneous open from a server's port) takes none of
+        // them, so both remain; before, that port was counted once as a listener and once
+        // as held, and the second `connect` was refused.
+        let cfg = TcpConfig {
+            ephemeral_ports: [40000, 40002],
+            ..TcpConfig::default()
+        };
+        let mut h = Host::new(CLIENT_IP, cfg, 1);
+        h.listen(40001).unwrap();
+        let fixed = h.connect_from(ms(0), 40001, TO_S, 1, 1).unwrap();
+        let a = h.connect(ms(0), TO_S, 2, 2).unwrap();
+        let b = h.connect(ms(0), TO_S, 3, 3).unwrap();
+        let ports = [a, b].map(|c| h.local_addr(c).unwrap().port);
+        assert_eq!(ports, [40000, 40002]);
+        assert!(matches!(
+            h.connect(ms(0), TO_S, 4, 4),
+            Err(ConnectError::PortExhausted { .. })
+        ));
+        // Its close releases nothing it did not hold: still exhausted, and the two
+        // `connect` ports come back one each.
+        h.abort(ms(1), fixed);
+        assert!(matches!(
+            h.connect(ms(1), TO_S, 5, 5),
+            Err(ConnectError::PortExhausted { .. })
+        ));
+        h.abort(ms(1), a);
+        h.connect(ms(1), TO_S, 6, 6).unwrap();
+        assert!(matches!(
+            h.connect(ms(1), TO_S, 7, 7),
+            Err(ConnectError::PortExhausted { .. })
+        ));
+    }
 }
 
 mod time_wait {
