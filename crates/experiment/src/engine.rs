@@ -1282,6 +1282,8 @@ impl Engine<'_> {
         s.time_wait_peak_client = c.time_wait_peak;
         s.time_wait_peak_server = v.time_wait_peak;
         s.rst_sent = c.rst_sent + v.rst_sent;
+        s.out_of_order = c.out_of_order + v.out_of_order;
+        s.fins_held = c.fins_held + v.fins_held;
         s.listen = [
             v.syn_dropped_queue_full + v.syn_dropped_syn_backlog,
             v.syn_cookies_sent,

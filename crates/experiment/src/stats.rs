@@ -160,6 +160,11 @@ pub struct RunSummary {
     pub time_wait_peak_server: u64,
     pub time_wait_killed: u64,
     pub rst_sent: u64,
+    /// Segments (data or a FIN) that arrived beyond RCV.NXT, at either host: reordering or
+    /// a loss ahead of them. Held for the gap to fill, or dropped when past a second gap.
+    pub out_of_order: u64,
+    /// FINs among them that overtook data sent before them, held until it came.
+    pub fins_held: u64,
     /// Segments of an older incarnation accepted, by kind: SYN, ACK, data, FIN, RST.
     pub stale_accepted: [u64; 5],
     pub ghost_connections: u64,
@@ -285,6 +290,8 @@ impl RunSummary {
             time_wait_peak_server: 0,
             time_wait_killed: 0,
             rst_sent: 0,
+            out_of_order: 0,
+            fins_held: 0,
             stale_accepted: [0; 5],
             ghost_connections: 0,
             flood_syns: 0,
@@ -367,6 +374,8 @@ impl RunSummary {
             "time_wait_peak_server",
             "time_wait_killed",
             "rst_sent",
+            "out_of_order",
+            "fins_held",
             "stale_accepted",
             "stale_syn",
             "stale_ack",
@@ -426,6 +435,8 @@ impl RunSummary {
             self.time_wait_peak_server,
             self.time_wait_killed,
             self.rst_sent,
+            self.out_of_order,
+            self.fins_held,
             self.stale_accepted.iter().sum(),
         ] {
             r.push(v.to_string());

@@ -486,3 +486,36 @@ fn simultaneous_open_outcomes_when_the_handshake_times_out_or_the_run_ends_first
     }
     assert_eq!(out.summary.server_unfinished, 3);
 }
+
+#[test]
+fn a_fin_that_overtakes_data_is_held_and_the_close_is_late_by_the_delay_only() {
+    // A 2000-byte response is two segments, the FIN on the second. The first is held back
+    // 5 ms on connection 0, so the FIN arrives before it: held, and taken with the data.
+    let out = run_set(
+        r#"
+[[fault]]
+direction = "server_to_client"
+connection = 0
+action = "delay"
+delay = "5ms"
+payload = "data"
+"#,
+        &[
+            "workload.response_bytes=2000",
+            "workload.close_first=\"server\"",
+        ],
+    );
+    assert_eq!(out.summary.completed(), 3, "{:?}", out.summary.outcomes);
+    for c in &out.connections {
+        assert_eq!(c.server_outcome, Some(ServerOutcome::Closed));
+        assert_eq!(c.rtx, [0, 0, 0, 0], "nothing is resent: {c:?}");
+    }
+    assert_eq!(out.summary.fins_held, 1);
+    assert_eq!(out.summary.out_of_order, 1);
+    let (late, on_time) = (conn(&out, 0), conn(&out, 1));
+    assert_eq!(
+        late.close_ns.unwrap(),
+        on_time.close_ns.unwrap() + 5 * MS,
+        "{late:?} vs {on_time:?}"
+    );
+}

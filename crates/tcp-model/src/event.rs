@@ -276,8 +276,11 @@ pub(crate) enum Note {
     Unexpected,
     /// An RFC 5961 challenge ACK (in-window RST or SYN).
     ChallengeAck,
-    /// Data beyond RCV.NXT (kept in the out-of-order record or dropped).
+    /// Data, or a FIN without data, beyond RCV.NXT (kept in the out-of-order record or
+    /// dropped).
     OutOfOrder,
+    /// The peer's FIN came beyond a gap and is held until the data before it arrives.
+    FinHeld,
     /// `send` or `close` when the connection can no longer do it.
     IgnoredAppCall,
 }
@@ -289,8 +292,10 @@ pub struct EndpointStats {
     pub unexpected_segments: u64,
     /// RFC 5961 challenge ACKs sent.
     pub challenge_acks: u64,
-    /// Segments with data beyond RCV.NXT.
+    /// Segments with data, or a FIN, beyond RCV.NXT.
     pub out_of_order: u64,
+    /// FINs that arrived before data sent ahead of them and were held for it.
+    pub fins_held: u64,
     /// `send`/`close` calls the state did not allow.
     pub ignored_app_calls: u64,
     pub retransmits: RtxCounts,
@@ -305,6 +310,7 @@ impl EndpointStats {
             Note::Unexpected => self.unexpected_segments += 1,
             Note::ChallengeAck => self.challenge_acks += 1,
             Note::OutOfOrder => self.out_of_order += 1,
+            Note::FinHeld => self.fins_held += 1,
             Note::IgnoredAppCall => self.ignored_app_calls += 1,
         }
     }

@@ -166,6 +166,9 @@ pub struct HostStats {
     pub unexpected_segments: u64,
     pub challenge_acks: u64,
     pub out_of_order: u64,
+    /// FINs that arrived before data sent ahead of them and were held for it (the FIN
+    /// overtook the data: reordering, or a loss ahead of it).
+    pub fins_held: u64,
     pub ignored_app_calls: u64,
     pub retransmits: RtxCounts,
     pub stale_accepted: StaleCounts,
@@ -304,6 +307,7 @@ impl Sink for HostSink<'_> {
             Note::Unexpected => self.stats.unexpected_segments += 1,
             Note::ChallengeAck => self.stats.challenge_acks += 1,
             Note::OutOfOrder => self.stats.out_of_order += 1,
+            Note::FinHeld => self.stats.fins_held += 1,
             Note::IgnoredAppCall => self.stats.ignored_app_calls += 1,
         }
     }

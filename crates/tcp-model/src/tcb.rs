@@ -57,6 +57,13 @@ const OOO: u16 = 1 << 10;
 const QUICK_SHIFT: u16 = 11;
 const QUICK_MAX: u16 = 0x1f;
 
+// `Tcb::retries` holds a count and one flag: the TCB is exactly 128 bytes and `bits` is full.
+/// The retransmission count: at most `MAX_RETRIES` (127), so 7 bits.
+const RETRIES_MASK: u8 = 0x7f;
+/// The peer's FIN arrived beyond a gap and is held at the end of the out-of-order range
+/// (`ooo_start + ooo_len`); once RCV.NXT reaches it (`OOO` cleared), it is due.
+const FIN_HELD: u8 = 0x80;
+
 /// State TIME-WAIT needs; shared by [`Tcb`] and the host's compact record.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) struct TwCore {
@@ -269,7 +276,7 @@ pub(crate) struct Tcb {
     send_mss: u16,
     bits: u16,
     pub state: State,
-    /// Retransmissions since SND.UNA last advanced.
+    /// Retransmissions since SND.UNA last advanced (`RETRIES_MASK`), and `FIN_HELD`.
     retries: u8,
 }
 
@@ -431,6 +438,7 @@ impl Tcb {
         self.aux_at = SimTime::MAX;
         self.snd_pending = 0;
         self.bits &= !(TIMING | OOO);
+        self.retries &= !FIN_HELD;
     }
 
     pub fn time_wait_core(&self) -> TwCore {
@@ -863,18 +871,26 @@ impl Tcb {
                 _ => sink.note(Note::Unexpected),
             }
         }
-        // Eighth: FIN, accepted only when everything before it has arrived.
-        if !seg.flags.contains(Flags::FIN) {
-            return;
-        }
-        if data_seq + seg.payload_len != self.rcv_nxt {
-            // A FIN beyond a gap: not accepted; a duplicate ACK tells the peer where we are.
-            if matches!(
-                self.state,
-                State::Established | State::FinWait1 | State::FinWait2
-            ) {
-                self.bits |= ACK_PENDING;
+        // Eighth: FIN, accepted only when everything before it has arrived: this segment's,
+        // or one held until the data before it came (this segment filled the gap).
+        if seg.flags.contains(Flags::FIN) {
+            let fin_seq = data_seq + seg.payload_len;
+            if fin_seq != self.rcv_nxt {
+                // A FIN beyond a gap: a duplicate ACK tells the peer where we are, and the
+                // FIN is held (RFC 9293 §3.10.7.4: segments beyond RCV.NXT "may be held for
+                // later processing"; Linux keeps it in the out-of-order queue), so that the
+                // data it overtook closes the connection when it comes, without waiting
+                // for the FIN's retransmission.
+                if matches!(
+                    self.state,
+                    State::Established | State::FinWait1 | State::FinWait2
+                ) {
+                    self.bits |= ACK_PENDING;
+                    self.hold_fin(cfg, fin_seq, seg.payload_len == 0, sink);
+                }
+                return;
             }
+        } else if !self.take_due_fin() {
             return;
         }
         let next = match self.state {
@@ -897,6 +913,45 @@ impl Tcb {
         } else {
             self.set_state(next, sink);
         }
+    }
+
+    /// Holds the peer's FIN at `fin_seq`, beyond RCV.NXT, if it ends the out-of-order range
+    /// (its data was kept there, just now or before) or there is no range yet (then it
+    /// starts an empty one). A FIN elsewhere (after a second gap, or past data that was
+    /// clipped to the window) is dropped and left to the peer's retransmission. `bare`: the
+    /// FIN carried no data, so nothing has counted it as out of order yet.
+    fn hold_fin<S: Sink>(&mut self, cfg: &TcpConfig, fin_seq: SeqNum, bare: bool, sink: &mut S) {
+        if !fin_seq.gt(self.rcv_nxt) {
+            // Before RCV.NXT: a FIN the data already delivered has overrun, not one to keep.
+            return;
+        }
+        if bare {
+            sink.note(Note::OutOfOrder);
+        }
+        if self.bits & OOO != 0 {
+            if self.ooo_start + self.ooo_len as u32 != fin_seq {
+                return;
+            }
+        } else if fin_seq - self.rcv_nxt < cfg.window as i32 {
+            self.ooo_start = fin_seq;
+            self.ooo_len = 0;
+            self.bits |= OOO;
+        } else {
+            return;
+        }
+        if self.retries & FIN_HELD == 0 {
+            self.retries |= FIN_HELD;
+            sink.note(Note::FinHeld);
+        }
+    }
+
+    /// A held FIN that RCV.NXT has reached: taken (true) once.
+    fn take_due_fin(&mut self) -> bool {
+        let due = self.retries & FIN_HELD != 0 && self.bits & OOO == 0;
+        if due {
+            self.retries &= !FIN_HELD;
+        }
+        due
     }
 
     /// Accepts payload `[seq, seq+len)` (already known to overlap the window). Returns true if
@@ -929,6 +984,10 @@ impl Tcb {
                 if seq.le(e) && end.ge(s) {
                     let ns = if seq.lt(s) { seq } else { s };
                     let ne = end.max(e);
+                    if ne != e {
+                        // Data past a held FIN: the FIN was not the end after all.
+                        self.retries &= !FIN_HELD;
+                    }
                     self.ooo_start = ns;
                     self.ooo_len = (ne - ns) as u16;
                 }
@@ -950,6 +1009,10 @@ impl Tcb {
                 delivered = delivered.saturating_add((ooo_end - self.rcv_nxt) as u32);
                 self.rcv_nxt = ooo_end;
             }
+            if ooo_end != self.rcv_nxt {
+                // In-order data ran past a held FIN's place: not a FIN to believe.
+                self.retries &= !FIN_HELD;
+            }
             self.bits &= !OOO;
         }
         if had_gap {
@@ -965,7 +1028,7 @@ impl Tcb {
     /// SND.UNA moves to `ack` (RFC 9293 §3.10.7.4 ESTABLISHED; RFC 6298 §5.2-5.3).
     fn ack_advanced(&mut self, cfg: &TcpConfig, now: SimTime, ack: SeqNum) {
         self.snd_una = ack;
-        self.retries = 0;
+        self.retries &= FIN_HELD;
         if self.snd_rtx.lt(ack) {
             self.snd_rtx = ack;
         }
@@ -1095,11 +1158,12 @@ impl Tcb {
             }
             _ => (cfg.retries2, CloseReason::RetriesExceeded, RtxKind::Fin),
         };
-        if self.retries as u32 >= limit {
+        if (self.retries & RETRIES_MASK) as u32 >= limit {
             self.close_with(reason, sink);
             return;
         }
-        self.retries = self.retries.saturating_add(1);
+        // Below `limit` <= 127 here, so the count stays within its 7 bits.
+        self.retries += 1;
         if matches!(kind, RtxKind::Syn | RtxKind::SynAck) {
             self.bits |= HANDSHAKE_RTX;
         }

@@ -676,6 +676,77 @@ mod established {
     }
 
     #[test]
+    fn a_fin_that_overtook_data_closes_when_the_data_comes() {
+        let mut s = Sc::established_client();
+        // The last segment, data and FIN, arrives before the one before it.
+        s.send(s.i(5101, 1001, PSH | FIN | ACK, 100));
+        s.recv(s.o(1001, 5001, ACK, 0));
+        assert_eq!(s.ep.state(), State::Established);
+        assert_eq!(s.events(), []);
+        s.send(s.i(5001, 1001, PSH | ACK, 100));
+        s.recv(s.o(1001, 5202, ACK, 0));
+        assert_eq!(s.ep.state(), State::CloseWait);
+        assert_eq!(
+            s.events(),
+            [
+                Event::Received { bytes: 200 },
+                Event::PeerFin,
+                changed(State::Established, State::CloseWait)
+            ]
+        );
+        // The peer's retransmission of the FIN, later, is a duplicate: ACKed, nothing else.
+        s.send(s.i(5101, 1001, PSH | FIN | ACK, 100));
+        s.recv(s.o(1001, 5202, ACK, 0));
+        assert_eq!(s.events(), []);
+    }
+
+    #[test]
+    fn a_bare_fin_beyond_a_gap_is_held_and_counted_out_of_order() {
+        let mut s = Sc::established_client();
+        s.send(s.i(5101, 1001, FIN | ACK, 0));
+        s.recv(s.o(1001, 5001, ACK, 0));
+        assert_eq!(s.ep.stats().out_of_order, 1);
+        // Data that ends short of it leaves it held; the rest delivers it.
+        s.send(s.i(5001, 1001, ACK, 60));
+        assert_eq!(s.ep.state(), State::Established);
+        s.send(s.i(5061, 1001, ACK, 40));
+        s.recv(s.o(1001, 5102, ACK, 0));
+        assert_eq!(s.ep.state(), State::CloseWait);
+    }
+
+    #[test]
+    fn a_fin_after_a_second_gap_is_not_held() {
+        let mut s = Sc::established_client();
+        // Kept: [5101, 5201). The FIN at 5301 lies past a second gap, where nothing is kept.
+        s.send(s.i(5101, 1001, ACK, 100));
+        s.recv(s.o(1001, 5001, ACK, 0));
+        s.send(s.i(5301, 1001, FIN | ACK, 0));
+        s.recv(s.o(1001, 5001, ACK, 0));
+        s.send(s.i(5001, 1001, ACK, 100));
+        s.recv(s.o(1001, 5201, ACK, 0));
+        assert_eq!(s.ep.state(), State::Established);
+        assert_eq!(s.ep.stats().fins_held, 0);
+        // Nor does data filling the second gap bring it back: the peer sends it again.
+        s.send(s.i(5201, 1001, ACK, 100));
+        assert_eq!(s.ep.state(), State::Established);
+        s.send(s.i(5301, 1001, FIN | ACK, 0));
+        assert_eq!(s.ep.state(), State::CloseWait);
+    }
+
+    #[test]
+    fn data_past_a_held_fin_withdraws_it() {
+        let mut s = Sc::established_client();
+        s.send(s.i(5101, 1001, FIN | ACK, 0));
+        s.recv(s.o(1001, 5001, ACK, 0));
+        // Out-of-order data running past the FIN's place: the FIN was not the end.
+        s.send(s.i(5101, 1001, ACK, 50));
+        s.send(s.i(5001, 1001, ACK, 100));
+        s.recv(s.o(1001, 5151, ACK, 0));
+        assert_eq!(s.ep.state(), State::Established);
+        assert_eq!(s.events(), [Event::Received { bytes: 150 }]);
+    }
+
+    #[test]
     fn rto_goes_back_n_and_backs_off() {
         let mut s = Sc::established_client();
         s.app_send(3000);
@@ -1043,14 +1114,31 @@ mod fin_wait_2 {
     }
 
     #[test]
-    fn fin_beyond_a_gap_is_not_accepted() {
+    fn fin_beyond_a_gap_is_held_until_the_data_before_it_comes() {
         let mut s = Sc::established_client();
         s.close();
         s.recv(s.o(1001, 5001, FIN | ACK, 0));
         s.send(s.i(5001, 1002, ACK, 0));
+        s.events();
+        // The FIN overtook the peer's last 100 bytes: a duplicate ACK, no TIME-WAIT yet.
         s.send(s.i(5101, 1002, FIN | ACK, 0));
         s.recv(s.o(1002, 5001, ACK, 0));
         assert_eq!(s.ep.state(), State::FinWait2);
+        assert_eq!(s.events(), []);
+        // The data comes: delivered, and the held FIN with it, in one ACK.
+        s.send(s.i(5001, 1002, PSH | ACK, 100));
+        s.recv(s.o(1002, 5102, ACK, 0));
+        assert_eq!(s.ep.state(), State::TimeWait);
+        assert_eq!(
+            s.events(),
+            [
+                Event::Received { bytes: 100 },
+                Event::PeerFin,
+                changed(State::FinWait2, State::TimeWait)
+            ]
+        );
+        assert_eq!(s.ep.stats().out_of_order, 1);
+        assert_eq!(s.ep.stats().fins_held, 1);
     }
 }
 
