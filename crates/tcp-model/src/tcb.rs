@@ -7,7 +7,7 @@
 
 use sim_time::{SimDuration, SimTime};
 
-use crate::config::{RstInTimeWait, TcpConfig, TwReopen};
+use crate::config::{RstInTimeWait, TcpConfig, TwReopen, MAX_RETRIES};
 use crate::event::{transition_events, CloseReason, Event, Note, RtxKind, Sink, StaleKind, State};
 use crate::wire::{reset_for, Addr, Flags, Segment, SeqNum};
 
@@ -223,6 +223,12 @@ pub(crate) fn time_wait_timeout<S: Sink>(tw: &TwCore, now: SimTime, sink: &mut S
         reason: CloseReason::Normal,
     });
     true
+}
+
+/// Whether payload `[seq, seq+len)`, before any clip to the window, goes beyond `at`
+/// (compared as lengths, so nothing wraps).
+fn data_runs_past(seq: SeqNum, len: u32, at: SeqNum) -> bool {
+    len as i64 > (at - seq) as i64
 }
 
 /// One connection. Field names follow RFC 9293 §3.3.1.
@@ -872,8 +878,10 @@ impl Tcb {
             }
         }
         // Eighth: FIN, accepted only when everything before it has arrived: this segment's,
-        // or one held until the data before it came (this segment filled the gap).
-        if seg.flags.contains(Flags::FIN) {
+        // or one held until the data before it came (this segment filled the gap; then a
+        // FIN of this segment's own lies before RCV.NXT and means nothing).
+        let held_due = self.take_due_fin();
+        if seg.flags.contains(Flags::FIN) && !held_due {
             let fin_seq = data_seq + seg.payload_len;
             if fin_seq != self.rcv_nxt {
                 // A FIN beyond a gap: a duplicate ACK tells the peer where we are, and the
@@ -890,7 +898,7 @@ impl Tcb {
                 }
                 return;
             }
-        } else if !self.take_due_fin() {
+        } else if !held_due {
             return;
         }
         let next = match self.state {
@@ -928,16 +936,18 @@ impl Tcb {
         if bare {
             sink.note(Note::OutOfOrder);
         }
+        if fin_seq - self.rcv_nxt >= cfg.window as i32 {
+            // The FIN's own sequence number is past the window: nothing to keep.
+            return;
+        }
         if self.bits & OOO != 0 {
             if self.ooo_start + self.ooo_len as u32 != fin_seq {
                 return;
             }
-        } else if fin_seq - self.rcv_nxt < cfg.window as i32 {
+        } else {
             self.ooo_start = fin_seq;
             self.ooo_len = 0;
             self.bits |= OOO;
-        } else {
-            return;
         }
         if self.retries & FIN_HELD == 0 {
             self.retries |= FIN_HELD;
@@ -974,23 +984,25 @@ impl Tcb {
             // Out of order: a duplicate ACK at once (RFC 5681 §4.2, RFC 9293 §3.10.7.4).
             self.bits |= ACK_PENDING;
             sink.note(Note::OutOfOrder);
-            if self.bits & OOO == 0 {
+            let (s, e) = (self.ooo_start, self.ooo_start + self.ooo_len as u32);
+            if self.bits & OOO == 0 || (self.ooo_len == 0 && !(seq.le(e) && end.ge(s))) {
+                // A new range. It replaces a range holding nothing but a bare FIN when it
+                // does not touch it: data is worth more than a FIN the peer will resend.
                 self.ooo_start = seq;
                 self.ooo_len = (end - seq) as u16;
                 self.bits |= OOO;
-            } else {
-                let (s, e) = (self.ooo_start, self.ooo_start + self.ooo_len as u32);
+                self.retries &= !FIN_HELD;
+            } else if seq.le(e) && end.ge(s) {
                 // Merge when the ranges touch; otherwise keep the one we have.
-                if seq.le(e) && end.ge(s) {
-                    let ns = if seq.lt(s) { seq } else { s };
-                    let ne = end.max(e);
-                    if ne != e {
-                        // Data past a held FIN: the FIN was not the end after all.
-                        self.retries &= !FIN_HELD;
-                    }
-                    self.ooo_start = ns;
-                    self.ooo_len = (ne - ns) as u16;
+                let ns = if seq.lt(s) { seq } else { s };
+                let ne = end.max(e);
+                if data_runs_past(seq, len, e) {
+                    // Data past a held FIN (before any clip to the window): the FIN was
+                    // not the end after all.
+                    self.retries &= !FIN_HELD;
                 }
+                self.ooo_start = ns;
+                self.ooo_len = (ne - ns) as u16;
             }
             return false;
         }
@@ -1009,7 +1021,7 @@ impl Tcb {
                 delivered = delivered.saturating_add((ooo_end - self.rcv_nxt) as u32);
                 self.rcv_nxt = ooo_end;
             }
-            if ooo_end != self.rcv_nxt {
+            if ooo_end != self.rcv_nxt || data_runs_past(seq, len, ooo_end) {
                 // In-order data ran past a held FIN's place: not a FIN to believe.
                 self.retries &= !FIN_HELD;
             }
@@ -1158,7 +1170,9 @@ impl Tcb {
             }
             _ => (cfg.retries2, CloseReason::RetriesExceeded, RtxKind::Fin),
         };
-        if (self.retries & RETRIES_MASK) as u32 >= limit {
+        // The clamp keeps the count in its 7 bits even with a configuration that skipped
+        // `TcpConfig::validate`.
+        if (self.retries & RETRIES_MASK) as u32 >= limit.min(MAX_RETRIES) {
             self.close_with(reason, sink);
             return;
         }

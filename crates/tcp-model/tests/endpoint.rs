@@ -1908,3 +1908,140 @@ fn sizes() {
         std::mem::size_of::<HostEvent>()
     );
 }
+
+/// A FIN held beyond a gap, at the edges: segments that contradict it, the window, FIN-WAIT-1.
+mod held_fin {
+    use super::*;
+
+    #[test]
+    fn a_segment_filling_the_gap_with_a_fin_of_its_own_takes_the_held_one() {
+        let mut s = Sc::established_client();
+        s.send(s.i(5101, 1001, FIN | ACK, 100)); // held at 5201
+        s.recv(s.o(1001, 5001, ACK, 0));
+        // Fills the gap, but its own FIN (an old incarnation's, say) lies at 5101, before the
+        // new RCV.NXT: the held FIN at 5201 is the one that counts, taken now, and only once.
+        s.send(s.i(5001, 1001, FIN | ACK, 100));
+        s.recv(s.o(1001, 5202, ACK, 0));
+        assert_eq!(s.ep.state(), State::CloseWait);
+        assert_eq!(s.ep.rcv_nxt(), SeqNum(5202));
+    }
+
+    #[test]
+    fn a_new_range_after_a_taken_fin_carries_no_fin() {
+        let mut s = Sc::established_client();
+        s.send(s.i(5101, 1001, ACK, 100));
+        s.send(s.i(5401, 1001, ACK, 100)); // a second gap: not kept
+        s.send(s.i(5001, 1001, ACK, 100));
+        assert_eq!(s.ep.rcv_nxt(), SeqNum(5201));
+        s.send(s.i(5301, 1001, ACK, 100)); // a new range
+        s.send(s.i(5201, 1001, ACK, 100)); // fills it
+        assert_eq!(s.ep.rcv_nxt(), SeqNum(5401));
+        assert_eq!(s.ep.state(), State::Established);
+    }
+
+    #[test]
+    fn a_fin_past_the_window_is_not_held_and_clipped_data_cannot_hide_that() {
+        let c = TcpConfig {
+            window: 1000,
+            ..cfg()
+        };
+        let ep = Endpoint::connect(&c, SimTime::ZERO, CLIENT, SERVER, SeqNum(C_ISS), INC);
+        let mut s = Sc {
+            ep,
+            cfg: c,
+            now: SimTime::ZERO,
+            local: CLIENT,
+            remote: SERVER,
+        };
+        while s.ep.poll_transmit(&s.cfg, s.now).is_some() {}
+        s.send(s.i(S_ISS, C_ISS + 1, SYN | ACK, 0));
+        while s.ep.poll_transmit(&s.cfg, s.now).is_some() {}
+        // Data up to the window's end, its FIN one past it (RCV.NXT 5001 + 1000).
+        s.send(s.i(5901, 1001, FIN | ACK, 100));
+        assert_eq!(s.ep.stats().fins_held, 0);
+        // Data running past that place, clipped to the window: no FIN appears.
+        s.send(s.i(5001, 1001, ACK, 1050));
+        assert_eq!(s.ep.rcv_nxt(), SeqNum(6001));
+        assert_eq!(s.ep.state(), State::Established);
+    }
+
+    #[test]
+    fn in_order_data_running_past_a_held_fin_withdraws_it() {
+        let mut s = Sc::established_client();
+        s.send(s.i(5101, 1001, FIN | ACK, 0)); // held at 5101
+        s.send(s.i(5001, 1001, ACK, 150)); // in order, past it
+        assert_eq!(s.ep.rcv_nxt(), SeqNum(5151));
+        assert_eq!(s.ep.state(), State::Established);
+    }
+
+    #[test]
+    fn data_not_touching_a_bare_held_fin_replaces_it() {
+        // The one out-of-order range holds only a bare FIN: data before it that does not
+        // touch it is worth more (the peer resends the FIN with everything else).
+        let mut s = Sc::established_client();
+        s.send(s.i(5301, 1001, FIN | ACK, 0));
+        s.send(s.i(5101, 1001, ACK, 100));
+        s.send(s.i(5201, 1001, ACK, 100));
+        s.send(s.i(5001, 1001, ACK, 100));
+        assert_eq!(s.ep.rcv_nxt(), SeqNum(5301));
+        assert_eq!(s.ep.state(), State::Established);
+        s.send(s.i(5301, 1001, FIN | ACK, 0));
+        assert_eq!(s.ep.state(), State::CloseWait);
+    }
+
+    #[test]
+    fn in_fin_wait_1_the_gap_fill_acking_our_fin_goes_to_time_wait() {
+        let mut s = Sc::established_client();
+        s.close();
+        s.recv(s.o(1001, 5001, FIN | ACK, 0));
+        s.send(s.i(5101, 1001, FIN | ACK, 0));
+        s.recv(s.o(1002, 5001, ACK, 0));
+        assert_eq!(s.ep.state(), State::FinWait1);
+        s.events();
+        s.send(s.i(5001, 1002, ACK, 100));
+        s.recv(s.o(1002, 5102, ACK, 0));
+        assert_eq!(
+            s.events(),
+            [
+                Event::Received { bytes: 100 },
+                Event::PeerFin,
+                changed(State::FinWait1, State::TimeWait)
+            ]
+        );
+    }
+
+    #[test]
+    fn in_fin_wait_1_the_gap_fill_alone_goes_to_closing() {
+        let mut s = Sc::established_client();
+        s.close();
+        s.recv(s.o(1001, 5001, FIN | ACK, 0));
+        s.send(s.i(5101, 1001, FIN | ACK, 0));
+        s.recv(s.o(1002, 5001, ACK, 0));
+        s.send(s.i(5001, 1001, ACK, 100));
+        s.recv(s.o(1002, 5102, ACK, 0));
+        assert_eq!(s.ep.state(), State::Closing);
+        s.send(s.i(5102, 1002, ACK, 0));
+        assert_eq!(s.ep.state(), State::TimeWait);
+    }
+
+    #[test]
+    fn an_unvalidated_retry_limit_past_127_cannot_reach_the_fin_flag() {
+        let c = TcpConfig {
+            retries2: 200,
+            rto_max: SimDuration::from_secs(1),
+            ..cfg()
+        };
+        let mut s = Sc::established_client_with(c);
+        s.app_send(100);
+        s.recv(s.o(1001, 5001, PSH | ACK, 100));
+        for _ in 0..200 {
+            let Some(t) = s.timeout() else { break };
+            s.now = t;
+            s.tick();
+            while s.ep.poll_transmit(&s.cfg, s.now).is_some() {}
+        }
+        // The count stops at 127 and the connection gives up, with no FIN ever seen.
+        assert_eq!(s.ep.state(), State::Closed);
+        assert!(!s.events().contains(&Event::PeerFin));
+    }
+}
