@@ -8,17 +8,16 @@
 use tcp_model::State;
 
 /// The states sampled: every state a connection can be in (CLOSED and LISTEN are not).
-pub const STATES: [State; 9] = [
-    State::SynSent,
-    State::SynReceived,
-    State::Established,
-    State::FinWait1,
-    State::FinWait2,
-    State::CloseWait,
-    State::Closing,
-    State::LastAck,
-    State::TimeWait,
-];
+pub const STATES: [State; 9] = {
+    // `State::ALL` without its first two, CLOSED and LISTEN.
+    let mut s = [State::Closed; 9];
+    let mut i = 0;
+    while i < s.len() {
+        s[i] = State::ALL[i + 2];
+        i += 1;
+    }
+    s
+};
 
 /// One sample.
 #[derive(Clone, Debug, PartialEq, Eq)]

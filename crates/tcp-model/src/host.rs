@@ -406,6 +406,14 @@ fn entry_key(slots: &[Slot], tw: &[TwRecord], v: u32) -> u64 {
     }
 }
 
+/// Both active opens refuse a remote port 0.
+fn check_remote(remote: Addr) -> Result<(), ConnectError> {
+    if remote.port == 0 {
+        return Err(ConnectError::InvalidRemote { remote });
+    }
+    Ok(())
+}
+
 /// Queues every segment `tcb` has to send, and counts them.
 #[inline]
 fn transmit(
@@ -698,9 +706,7 @@ impl Host {
         incarnation: u32,
         tag: u64,
     ) -> Result<ConnId, ConnectError> {
-        if remote.port == 0 {
-            return Err(ConnectError::InvalidRemote { remote });
-        }
+        check_remote(remote)?;
         let available = self
             .cfg
             .ephemeral_count()
@@ -730,7 +736,8 @@ impl Host {
     /// any listener). Fails if the 4-tuple is in use, live or in TIME-WAIT (Linux's
     /// `__inet_check_established` refuses it with EADDRNOTAVAIL unless `tcp_tw_reuse`
     /// applies, which is not modelled). A local port in the ephemeral range counts as
-    /// held toward `remote` like one `connect` picked.
+    /// held toward `remote` like one `connect` picked, unless it is listening (see
+    /// `holds_ephemeral_port`).
     pub fn connect_from(
         &mut self,
         now: SimTime,
@@ -739,9 +746,7 @@ impl Host {
         incarnation: u32,
         tag: u64,
     ) -> Result<ConnId, ConnectError> {
-        if remote.port == 0 {
-            return Err(ConnectError::InvalidRemote { remote });
-        }
+        check_remote(remote)?;
         if local_port == 0 {
             return Err(ConnectError::InvalidLocalPort);
         }
