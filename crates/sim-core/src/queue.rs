@@ -337,42 +337,65 @@ impl<E> EventQueue<E> {
     /// Schedules `ev` at `at`, which must not be before [`now`](Self::now). Events at equal
     /// times pop in the order they were scheduled (by insertion sequence number, see
     /// [`reserve_seq`](Self::reserve_seq)). A failed schedule takes no sequence number.
+    #[inline]
     pub fn schedule(&mut self, at: SimTime, ev: E) -> Result<EventHandle, ScheduleError> {
         let at_ns = at.as_nanos();
         if at_ns < self.now_ns {
-            return Err(ScheduleError::InPast {
-                at,
-                now: self.now(),
-            });
+            return Err(self.in_past(at));
         }
+        let index = self.free_head;
+        if index == NIL {
+            return self.schedule_grow(at_ns, ev);
+        }
+        // A free entry means `len < slab.len() <= max_pending` (the slab only grows while
+        // `len < max_pending`), so the limit needs no check on this path.
+        let seq = self.reserve_seq();
+        let entry = &mut self.slab[index as usize];
+        self.free_head = entry.next;
+        entry.time_ns = at_ns;
+        entry.seq = seq;
+        entry.event = Some(ev);
+        self.link(index, at_ns);
+        self.note_scheduled(at_ns, seq);
+        Ok(EventHandle::new(index, seq))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn in_past(&self, at: SimTime) -> ScheduleError {
+        ScheduleError::InPast {
+            at,
+            now: self.now(),
+        }
+    }
+
+    /// `schedule` with an empty free list: the slab grows by one entry, up to the limit. Out
+    /// of line because it only runs until the slab reaches the peak number of pending events.
+    #[inline(never)]
+    fn schedule_grow(&mut self, at_ns: u64, ev: E) -> Result<EventHandle, ScheduleError> {
         if self.len >= self.max_pending {
             return Err(ScheduleError::TooManyPending {
                 limit: self.max_pending,
             });
         }
         let seq = self.reserve_seq();
-        let index = if self.free_head != NIL {
-            let index = self.free_head;
-            let entry = &mut self.slab[index as usize];
-            self.free_head = entry.next;
-            entry.time_ns = at_ns;
-            entry.seq = seq;
-            entry.event = Some(ev);
-            index
-        } else {
-            // len < max_pending <= u32::MAX and every slab entry is pending when the free list
-            // is empty, so the new index is below u32::MAX (= NIL).
-            let index = self.slab.len() as u32;
-            self.slab.push(Entry {
-                time_ns: at_ns,
-                seq,
-                next: NIL,
-                prev: NIL,
-                event: Some(ev),
-            });
-            index
-        };
-        self.link(index);
+        // len < max_pending <= u32::MAX and every slab entry is pending when the free list
+        // is empty, so the new index is below u32::MAX (= NIL).
+        let index = self.slab.len() as u32;
+        self.slab.push(Entry {
+            time_ns: at_ns,
+            seq,
+            next: NIL,
+            prev: NIL,
+            event: Some(ev),
+        });
+        self.link(index, at_ns);
+        self.note_scheduled(at_ns, seq);
+        Ok(EventHandle::new(index, seq))
+    }
+
+    #[inline]
+    fn note_scheduled(&mut self, at_ns: u64, seq: u64) {
         // The new seq is the largest, so the new event is the minimum only if strictly earlier.
         match self.min_cache {
             Some((min_ns, _)) if at_ns < min_ns => self.min_cache = Some((at_ns, seq)),
@@ -381,7 +404,6 @@ impl<E> EventQueue<E> {
         }
         self.len += 1;
         self.scheduled_total += 1;
-        Ok(EventHandle::new(index, seq))
     }
 
     /// Schedules `ev` at `now + delay` (saturating at `SimTime::MAX`).
@@ -391,6 +413,7 @@ impl<E> EventQueue<E> {
 
     /// Removes the event named by `h` and returns it, in O(1). Returns `None` if it was already
     /// popped or cancelled, including when its slab entry has since been reused.
+    #[inline(always)]
     pub fn cancel(&mut self, h: EventHandle) -> Option<E> {
         let seq = h.seq();
         let entry = self.slab.get_mut(h.index as usize)?;
@@ -566,16 +589,16 @@ impl<E> EventQueue<E> {
         self.now_ns = min_ns;
         let mut cur = list.head;
         while cur != NIL {
-            let next = self.slab[cur as usize].next;
-            self.link(cur);
+            let entry = &self.slab[cur as usize];
+            let (next, time_ns) = (entry.next, entry.time_ns);
+            self.link(cur, time_ns);
             cur = next;
         }
     }
 
-    /// Appends entry `index` to the tail of the list its time belongs to.
+    /// Appends entry `index`, whose time is `time_ns`, to the tail of the list it belongs to.
     #[inline]
-    fn link(&mut self, index: u32) {
-        let time_ns = self.slab[index as usize].time_ns;
+    fn link(&mut self, index: u32, time_ns: u64) {
         let level = level_for(self.now_ns, time_ns);
         let slot = slot_for(time_ns, level);
         let list = &mut self.lists[level][slot];

@@ -116,6 +116,14 @@ fn pending_limit_is_enforced_and_frees_up() {
     q.cancel(a);
     q.schedule(t(3), 'c').unwrap();
     assert_eq!(q.len(), 2);
+    // The free list is empty again, so the limit is checked on the slab-growing path; a
+    // refusal takes no sequence number.
+    let seq = q.reserve_seq();
+    assert_eq!(
+        q.schedule(t(4), 'd'),
+        Err(ScheduleError::TooManyPending { limit: 2 })
+    );
+    assert_eq!(q.reserve_seq(), seq + 1);
     assert_eq!(
         EventQueue::<()>::with_limit(usize::MAX).max_pending(),
         MAX_LIMIT
