@@ -18,14 +18,16 @@
 //! number `seq`, which also serves as the handle check (it is never reused, unlike a generation).
 //!
 //! Popping takes the lowest non-empty level. At level 0 the head of the first occupied slot is
-//! the answer. At a higher level the first occupied slot is *cascaded*: the slot is scanned for
-//! its minimum (unless a peek already cached it), the cursor jumps to that minimum's time, and
-//! the slot's entries are relinked at their (lower) levels relative to the new cursor; then the
-//! search repeats. An event is relinked at most once per level, so a pop costs amortised
-//! O(levels) = O(1). Jumping to the minimum rather than to the slot's start puts the minimum
-//! straight at level 0 and every other entry at the same or a lower level (it shares at least as
-//! many high bits with the cursor): 7-10 % fewer instructions per pop, paid for with a second
-//! pass over the slot's entries.
+//! the answer. At a higher level the first occupied slot holds the minimum: it is found by a scan
+//! of the slot (unless a peek already cached it, or the slot holds one entry), unlinked and
+//! returned, the cursor jumps to its time, and the rest of the slot is *cascaded*: relinked at
+//! their (lower) levels relative to the new cursor. That is the state a cascade to the minimum
+//! followed by a level-0 pop would leave, without relinking the popped event only to unlink it
+//! again (most higher-level slots hold one entry when they come up: timers are spread out). An
+//! event is relinked at most once per level, so a pop costs amortised O(levels) = O(1). Jumping
+//! to the minimum rather than to the slot's start puts every other entry at the same or a lower
+//! level (it shares at least as many high bits with the cursor): 7-10 % fewer instructions per
+//! pop, paid for with a pass over the slot's entries.
 //!
 //! # Keys, `seq`, and merging with external FIFOs
 //!
@@ -38,12 +40,17 @@
 //! if its key is strictly below the head's. Keys are unique, so there are no ties to break. The
 //! wheel never compares seqs internally (its lists are FIFO, see below); `seq` is what it reports.
 //!
-//! `peek_key` is meant to be called after every event, so the exact minimum key is cached: a
-//! schedule updates it (the new seq is the largest, so the new event is the minimum only if
-//! strictly earlier), a cancel of another event keeps it, popping an external entry does not
-//! touch the queue at all, and only a pop or the cancel of the minimum itself clears it. An
+//! `peek_key` is meant to be called after every event, so the minimum (its slab index) is
+//! cached: a schedule updates it (the new seq is the largest, so the new event is the minimum
+//! only if strictly earlier), a cancel of another event keeps it, popping an external entry does
+//! not touch the queue at all, and only a pop or the cancel of the minimum itself clears it. An
 //! uncached minimum costs O(1) at level 0 and one scan of the slot at a higher level, which the
-//! following cascade reuses.
+//! following pop reuses. Beside it the queue keeps a *floor*, a lower bound on the earliest
+//! time (exact while the minimum is cached), so that [`EventQueue::pop_before`] with a bound
+//! before it answers with one comparison: that is most calls, as the engine asks before every
+//! delivery from its FIFOs. A pop sets the floor to the popped time, an earlier schedule lowers
+//! it, and a conditional pop that had to look at the first occupied slot raises it to that
+//! slot's start even when it did not scan the slot.
 //!
 //! # Why equal times pop in insertion order, even across cascades
 //!
@@ -80,7 +87,7 @@
 //! time instead of storing the level in the entry.
 //!
 //! Between public calls the cursor equals [`EventQueue::now`]: a cascade moves it to the
-//! minimum's time only inside a pop, which then pops that very event. [`EventQueue::peek_time`],
+//! minimum's time only inside a pop, which pops that very event. [`EventQueue::peek_time`],
 //! [`EventQueue::peek_key`], and a [`EventQueue::pop_until`] / [`EventQueue::pop_before`] that
 //! pops nothing never cascade (a cascade would move the cursor past `now`, and an event scheduled
 //! in between would then have no valid place); when they need the exact minimum of a
@@ -231,10 +238,17 @@ pub struct EventQueue<E> {
     next_seq: u64,
     scheduled_total: u64,
     popped_total: u64,
-    /// Exact key (time, seq) of the earliest pending event, when known. Saves `peek_key` and the
-    /// conditional pops from rescanning a higher-level slot, and lets a cascade put the cursor on
-    /// the minimum itself; kept across schedules, cleared by a pop or by cancelling the minimum.
-    min_cache: Option<(u64, u64)>,
+    /// Slab index of the earliest pending event, when known (`NIL` otherwise). Saves `peek_key`
+    /// and the conditional pops from rescanning a higher-level slot, and lets a pop take the
+    /// minimum straight out of its slot; kept across schedules, cleared by a pop or by
+    /// cancelling the minimum.
+    min_index: u32,
+    /// A lower bound on the earliest pending time: exactly that time while `min_index` is
+    /// known. Lets the conditional pops answer "not yet" with one comparison while the bound
+    /// they are given lies before it, which is most calls (the engine asks before every lane
+    /// delivery). Lowered by an earlier schedule, set by a pop to the popped time, raised to
+    /// the start of the first occupied slot when a conditional pop had to look at it.
+    floor_ns: u64,
 }
 
 impl<E> Default for EventQueue<E> {
@@ -278,7 +292,8 @@ impl<E> EventQueue<E> {
             next_seq: 0,
             scheduled_total: 0,
             popped_total: 0,
-            min_cache: None,
+            min_index: NIL,
+            floor_ns: 0,
         }
     }
 
@@ -356,7 +371,7 @@ impl<E> EventQueue<E> {
         entry.seq = seq;
         entry.event = Some(ev);
         self.link(index, at_ns);
-        self.note_scheduled(at_ns, seq);
+        self.note_scheduled(index, at_ns);
         Ok(EventHandle::new(index, seq))
     }
 
@@ -390,17 +405,18 @@ impl<E> EventQueue<E> {
             event: Some(ev),
         });
         self.link(index, at_ns);
-        self.note_scheduled(at_ns, seq);
+        self.note_scheduled(index, at_ns);
         Ok(EventHandle::new(index, seq))
     }
 
     #[inline]
-    fn note_scheduled(&mut self, at_ns: u64, seq: u64) {
-        // The new seq is the largest, so the new event is the minimum only if strictly earlier.
-        match self.min_cache {
-            Some((min_ns, _)) if at_ns < min_ns => self.min_cache = Some((at_ns, seq)),
-            None if self.len == 0 => self.min_cache = Some((at_ns, seq)),
-            _ => {}
+    fn note_scheduled(&mut self, index: u32, at_ns: u64) {
+        // Strictly before the floor is strictly before every pending event: the new minimum.
+        // Otherwise a known minimum (whose time is the floor) stays the minimum, as the new
+        // seq is the largest.
+        if at_ns < self.floor_ns {
+            self.floor_ns = at_ns;
+            self.min_index = index;
         }
         self.len += 1;
         self.scheduled_total += 1;
@@ -425,8 +441,9 @@ impl<E> EventQueue<E> {
         let level = level_for(self.now_ns, time_ns);
         self.unlink(level, slot_for(time_ns, level), h.index);
         self.release(h.index);
-        if self.min_cache == Some((time_ns, seq)) {
-            self.min_cache = None;
+        // The floor stays a lower bound: the minimum can only have grown.
+        if self.min_index == h.index {
+            self.min_index = NIL;
         }
         Some(ev)
     }
@@ -482,111 +499,118 @@ impl<E> EventQueue<E> {
     /// Pops the minimum if its key is below `(bound_ns, bound_seq)`.
     #[inline]
     fn pop_below(&mut self, bound_ns: u64, bound_seq: u64) -> Option<(u64, u64, E)> {
-        if self.levels_occupied == 0 {
+        if bound_ns < self.floor_ns {
             return None;
         }
-        if self.min_cache.is_none() {
-            // Whole slot after the bound: no need to scan it for its exact minimum (yet).
-            let level = self.levels_occupied.trailing_zeros() as usize;
-            let slot = self.occupied[level].trailing_zeros() as usize;
-            if slot_start(self.now_ns, level, slot) > bound_ns {
-                return None;
+        let index = match self.min_index {
+            NIL => {
+                if self.levels_occupied == 0 {
+                    return None;
+                }
+                let level = self.levels_occupied.trailing_zeros() as usize;
+                let slot = self.occupied[level].trailing_zeros() as usize;
+                let start = slot_start(self.now_ns, level, slot);
+                if start > bound_ns {
+                    // Whole slot after the bound: no need to scan it for its exact minimum
+                    // (yet), but nothing pending is earlier than its start.
+                    self.floor_ns = start;
+                    return None;
+                }
+                self.find_min(level, slot)
             }
-        }
-        // The scan (if any) is cached, and the pop's cascade reuses it.
-        if self.first_key()? >= (bound_ns, bound_seq) {
+            index => index,
+        };
+        let entry = &self.slab[index as usize];
+        if (entry.time_ns, entry.seq) >= (bound_ns, bound_seq) {
             return None;
         }
-        self.pop_entry()
+        Some(self.pop_min(index))
     }
 
-    #[inline]
     fn pop_entry(&mut self) -> Option<(u64, u64, E)> {
-        loop {
-            if self.levels_occupied == 0 {
-                return None;
-            }
-            let level = self.levels_occupied.trailing_zeros() as usize;
-            let slot = self.occupied[level].trailing_zeros() as usize;
-            if level > 0 {
-                // The lowest non-empty slot holds the minimum; find it (unless cached) so that
-                // the cascade can put the cursor right on it.
-                let (min_ns, _) = match self.min_cache {
-                    Some(key) => key,
-                    None => {
-                        let key = self.slot_min(level, slot);
-                        self.min_cache = Some(key);
-                        key
-                    }
-                };
-                self.cascade(level, slot, min_ns);
-                continue;
-            }
-            let index = self.lists[0][slot].head;
-            self.unlink(0, slot, index);
-            let entry = &mut self.slab[index as usize];
-            let time_ns = entry.time_ns;
-            let seq = entry.seq;
-            let ev = entry.event.take();
-            self.release(index);
-            self.now_ns = time_ns;
-            self.popped_total += 1;
-            self.min_cache = None;
-            // A linked entry always holds its event; `map` only avoids a panic path.
-            return ev.map(|ev| (time_ns, seq, ev));
+        // Every pending key is below (MAX, MAX): pending seqs never reach u64::MAX.
+        self.pop_below(u64::MAX, u64::MAX)
+    }
+
+    /// Removes the earliest pending event, at slab index `index`, and moves the cursor to it.
+    /// It sits in the first occupied slot of the lowest occupied level; if that level is above
+    /// 0, the rest of its slot is cascaded with the cursor on the popped time, exactly as if the
+    /// slot had been cascaded first and the event then popped from level 0 (see the module
+    /// docs): the popped event is not relinked only to be unlinked again.
+    #[inline]
+    fn pop_min(&mut self, index: u32) -> (u64, u64, E) {
+        let level = self.levels_occupied.trailing_zeros() as usize;
+        let slot = self.occupied[level].trailing_zeros() as usize;
+        self.unlink(level, slot, index);
+        let entry = &mut self.slab[index as usize];
+        let time_ns = entry.time_ns;
+        let seq = entry.seq;
+        let ev = entry.event.take();
+        self.release(index);
+        self.now_ns = time_ns;
+        self.floor_ns = time_ns;
+        self.min_index = NIL;
+        self.popped_total += 1;
+        if level > 0 && self.lists[level][slot].head != NIL {
+            self.cascade(level, slot);
+        }
+        match ev {
+            Some(ev) => (time_ns, seq, ev),
+            None => unreachable!("a linked entry holds its event"),
         }
     }
 
     fn first_key(&mut self) -> Option<(u64, u64)> {
-        if self.levels_occupied == 0 {
-            return None;
-        }
-        if let Some(key) = self.min_cache {
-            return Some(key);
-        }
-        let level = self.levels_occupied.trailing_zeros() as usize;
-        let slot = self.occupied[level].trailing_zeros() as usize;
-        let key = if level == 0 {
-            let head = self.lists[0][slot].head;
-            (
-                slot_start(self.now_ns, 0, slot),
-                self.slab[head as usize].seq,
-            )
-        } else {
-            // The lowest non-empty slot holds the global minimum: everything at higher levels,
-            // or in later slots of this level, starts after this slot ends.
-            self.slot_min(level, slot)
+        let index = match self.min_index {
+            NIL => {
+                if self.levels_occupied == 0 {
+                    return None;
+                }
+                let level = self.levels_occupied.trailing_zeros() as usize;
+                let slot = self.occupied[level].trailing_zeros() as usize;
+                self.find_min(level, slot)
+            }
+            index => index,
         };
-        self.min_cache = Some(key);
-        Some(key)
+        let entry = &self.slab[index as usize];
+        Some((entry.time_ns, entry.seq))
     }
 
-    /// The smallest key in list (`level`, `slot`), which must be non-empty.
-    fn slot_min(&self, level: usize, slot: usize) -> (u64, u64) {
-        let mut key = (u64::MAX, u64::MAX);
-        let mut cur = self.lists[level][slot].head;
-        while cur != NIL {
-            let entry = &self.slab[cur as usize];
-            key = key.min((entry.time_ns, entry.seq));
-            cur = entry.next;
+    /// Finds and caches the earliest pending event, which is in list (`level`, `slot`), the
+    /// first occupied slot of the lowest occupied level: everything at higher levels, or in
+    /// later slots of this level, starts after this slot ends. A level-0 slot holds one time,
+    /// in insertion order, so its head is the answer; so is the head of a one-entry list.
+    fn find_min(&mut self, level: usize, slot: usize) -> u32 {
+        let list = self.lists[level][slot];
+        let mut best = list.head;
+        if level > 0 && list.head != list.tail {
+            let head = &self.slab[best as usize];
+            let mut key = (head.time_ns, head.seq);
+            let mut cur = head.next;
+            while cur != NIL {
+                let entry = &self.slab[cur as usize];
+                if (entry.time_ns, entry.seq) < key {
+                    key = (entry.time_ns, entry.seq);
+                    best = cur;
+                }
+                cur = entry.next;
+            }
         }
-        key
+        self.min_index = best;
+        self.floor_ns = self.slab[best as usize].time_ns;
+        best
     }
 
-    /// Moves every entry of (`level` > 0, `slot`) to the lower levels, after moving the cursor
-    /// to `min_ns`, the earliest time in the slot. From there the minimum lands at level 0, and
-    /// every other entry at the same or a lower level than it would from the slot's start (it
-    /// shares at least as many high bits with the cursor), so fewer entries are cascaded again
-    /// later. Only ever called on the lowest non-empty level, so the levels below are empty and
-    /// the list order is preserved (see the module docs on FIFO).
-    fn cascade(&mut self, level: usize, slot: usize, min_ns: u64) {
+    /// Moves every entry of (`level` > 0, `slot`) to the lower levels, relative to the cursor,
+    /// which the caller has just put on the slot's earliest time (the event it popped from
+    /// it). From there every entry lands at the same or a lower level than it would from the
+    /// slot's start (it shares at least as many high bits with the cursor), so fewer entries
+    /// are cascaded again later. Only ever called on the lowest non-empty level, so the levels
+    /// below are empty and the list order is preserved (see the module docs on FIFO).
+    fn cascade(&mut self, level: usize, slot: usize) {
         let list = std::mem::replace(&mut self.lists[level][slot], EMPTY_LIST);
         self.clear_occupied(level, slot);
-        debug_assert_eq!(
-            min_ns & !low_mask(level),
-            slot_start(self.now_ns, level, slot)
-        );
-        self.now_ns = min_ns;
+        debug_assert!(level_for(self.now_ns, self.slab[list.head as usize].time_ns) < level);
         let mut cur = list.head;
         while cur != NIL {
             let entry = &self.slab[cur as usize];
@@ -616,7 +640,7 @@ impl<E> EventQueue<E> {
         entry.next = NIL;
     }
 
-    #[inline]
+    #[inline(always)]
     fn unlink(&mut self, level: usize, slot: usize, index: u32) {
         let entry = &self.slab[index as usize];
         let (prev, next) = (entry.prev, entry.next);

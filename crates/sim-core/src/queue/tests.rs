@@ -516,3 +516,42 @@ fn cascade_onto_the_minimum_keeps_order() {
         ]
     );
 }
+
+/// The floor (a lower bound on the earliest time) answers conditional pops that come too early;
+/// schedules before it, at it, and after a cancelled minimum must still pop in key order.
+#[test]
+fn floor_tracks_schedules_cancels_and_conditional_pops() {
+    let mut q = EventQueue::new();
+    let base = 1u64 << 30;
+    let a = q.schedule(t(base + 1000), 'a').unwrap();
+    q.schedule(t(base + 2000), 'b').unwrap();
+    // Too early: the floor rises to the start of the slot holding both.
+    assert_eq!(q.pop_before(t(10), u64::MAX), None);
+    // Before the floor, so the new minimum; equal keys are not "below".
+    let c = q.schedule(t(20), 'c').unwrap();
+    assert_eq!(q.pop_before(t(20), c.seq()), None);
+    assert_eq!(q.pop_before(t(20), c.seq() + 1), Some((t(20), 'c')));
+    // The minimum is cached (and the floor is its time) ...
+    assert_eq!(q.peek_key(), Some((t(base + 1000), a.seq())));
+    assert_eq!(q.pop_before(t(base + 999), u64::MAX), None);
+    // ... then cancelled: the floor stays below everything left, including newcomers at it
+    // and just after it.
+    assert_eq!(q.cancel(a), Some('a'));
+    let d = q.schedule(t(base + 1000), 'd').unwrap();
+    q.schedule(t(base + 1001), 'e').unwrap();
+    assert_eq!(q.pop_before(t(base + 1000), d.seq()), None);
+    q.schedule(t(base + 999), 'f').unwrap();
+    assert_eq!(
+        q.pop_before(t(base + 1000), d.seq()),
+        Some((t(base + 999), 'f'))
+    );
+    assert_eq!(q.pop_before(t(base + 1000), d.seq()), None);
+    assert_eq!(q.pop_until(t(base + 1000)), Some((t(base + 1000), 'd')));
+    assert_eq!(drain(&mut q), vec![(base + 1001, 'e'), (base + 2000, 'b')]);
+    assert_eq!(q.pop_before(SimTime::MAX, u64::MAX), None);
+    q.schedule(t(base + 3000), 'g').unwrap();
+    assert_eq!(
+        q.pop_before(t(base + 3000), u64::MAX),
+        Some((t(base + 3000), 'g'))
+    );
+}
