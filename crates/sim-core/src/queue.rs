@@ -201,9 +201,30 @@ fn level_for(cursor_ns: u64, t_ns: u64) -> usize {
     ((u64::BITS - 1 - diff.leading_zeros()) / LEVEL_BITS) as usize
 }
 
-#[inline]
+#[cfg(test)]
 fn slot_for(t_ns: u64, level: usize) -> usize {
     ((t_ns >> (level as u32 * LEVEL_BITS)) & SLOT_MASK) as usize
+}
+
+/// Level and first bit of the level, by bit position: `(b / 6, b / 6 * 6)`. Two table loads
+/// instead of a division by 6 and a multiplication back, on every schedule and cancel.
+const LEVEL_OF_BIT: [(u8, u8); 64] = {
+    let mut table = [(0, 0); 64];
+    let mut bit = 0;
+    while bit < 64 {
+        let level = bit as u32 / LEVEL_BITS;
+        table[bit] = (level as u8, (level * LEVEL_BITS) as u8);
+        bit += 1;
+    }
+    table
+};
+
+/// `(level_for(cursor_ns, t_ns), slot_for(t_ns, level))`.
+#[inline]
+fn place(cursor_ns: u64, t_ns: u64) -> (usize, usize) {
+    let diff = (cursor_ns ^ t_ns) | SLOT_MASK;
+    let (level, shift) = LEVEL_OF_BIT[(u64::BITS - 1 - diff.leading_zeros()) as usize];
+    (level as usize, ((t_ns >> shift) & SLOT_MASK) as usize)
 }
 
 /// Mask of the bits below level `level` (the offset within one of its slots).
@@ -438,8 +459,8 @@ impl<E> EventQueue<E> {
         }
         let ev = entry.event.take()?;
         let time_ns = entry.time_ns;
-        let level = level_for(self.now_ns, time_ns);
-        self.unlink(level, slot_for(time_ns, level), h.index);
+        let (level, slot) = place(self.now_ns, time_ns);
+        self.unlink(level, slot, h.index);
         self.release(h.index);
         // The floor stays a lower bound: the minimum can only have grown.
         if self.min_index == h.index {
@@ -623,8 +644,7 @@ impl<E> EventQueue<E> {
     /// Appends entry `index`, whose time is `time_ns`, to the tail of the list it belongs to.
     #[inline]
     fn link(&mut self, index: u32, time_ns: u64) {
-        let level = level_for(self.now_ns, time_ns);
-        let slot = slot_for(time_ns, level);
+        let (level, slot) = place(self.now_ns, time_ns);
         let list = &mut self.lists[level][slot];
         let tail = list.tail;
         list.tail = index;

@@ -44,6 +44,19 @@ fn level_and_slot_arithmetic() {
 }
 
 #[test]
+fn place_agrees_with_level_and_slot() {
+    let mut rng = SimRng::stream(7, 0, 0, 0);
+    for i in 0..100_000u64 {
+        let cursor = rng.next_u64() >> (i % 64);
+        let t = cursor.saturating_add(rng.next_u64() >> (rng.next_u64() % 64));
+        for (c, t) in [(cursor, t), (0, t), (t, t), (cursor, u64::MAX)] {
+            let level = level_for(c, t);
+            assert_eq!(place(c, t), (level, slot_for(t, level)), "{c} {t}");
+        }
+    }
+}
+
+#[test]
 fn equal_times_pop_fifo_across_levels_and_cascades() {
     let mut q = EventQueue::new();
     // The same far-future instant scheduled from several cursor positions, so the copies sit at
