@@ -279,28 +279,51 @@ struct HostSink<'a> {
     state_mask: u16,
 }
 
+impl HostSink<'_> {
+    #[inline]
+    fn count_transition(&mut self, from: State, to: State) {
+        let n = &mut self.stats.in_state;
+        n[from as usize] = n[from as usize].saturating_sub(1);
+        n[to as usize] += 1;
+    }
+    #[inline]
+    fn push(&mut self, event: Event) {
+        self.events.push_back(HostEvent::Conn {
+            conn: self.conn,
+            tag: self.tag,
+            event,
+        });
+    }
+}
+
 impl Sink for HostSink<'_> {
     fn event(&mut self, event: Event) {
         match event {
             Event::Retransmit { kind } => self.stats.retransmits.add(kind),
             Event::StaleAccepted { kind } => self.stats.stale_accepted.add(kind),
             Event::Closed { reason } => self.stats.closed.add(reason),
+            // Both come through `state_changed` from the TCB; kept for any direct caller.
             Event::Connected => self.stats.established += 1,
             Event::StateChanged { from, to } => {
-                let n = &mut self.stats.in_state;
-                n[from as usize] = n[from as usize].saturating_sub(1);
-                n[to as usize] += 1;
+                self.count_transition(from, to);
                 if self.state_mask & 1 << to as u16 == 0 {
                     return;
                 }
             }
             _ => {}
         }
-        self.events.push_back(HostEvent::Conn {
-            conn: self.conn,
-            tag: self.tag,
-            event,
-        });
+        self.push(event);
+    }
+    #[inline]
+    fn state_changed(&mut self, from: State, to: State) {
+        self.count_transition(from, to);
+        if self.state_mask & 1 << to as u16 != 0 {
+            self.push(Event::StateChanged { from, to });
+        }
+        if to == State::Established {
+            self.stats.established += 1;
+            self.push(Event::Connected);
+        }
     }
     fn note(&mut self, n: Note) {
         match n {
