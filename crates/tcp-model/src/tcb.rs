@@ -688,6 +688,7 @@ impl Tcb {
 
     /// RFC 9293 §3.10.7.4: SYN-RECEIVED, ESTABLISHED, FIN-WAIT-1/2, CLOSE-WAIT, CLOSING,
     /// LAST-ACK (TIME-WAIT has its own function).
+    #[inline]
     fn on_other_states<S: Sink>(
         &mut self,
         cfg: &TcpConfig,
@@ -695,64 +696,22 @@ impl Tcb {
         seg: &Segment,
         sink: &mut S,
     ) {
-        let f = seg.flags;
-        // First: sequence number.
-        if !seq_acceptable(self.rcv_nxt, cfg.window, seg.seq, seg.seg_len()) {
-            if f.contains(Flags::RST) {
-                sink.note(Note::Unexpected);
-                return;
-            }
-            if self.state == State::SynReceived
-                && !self.is_passive()
-                && f.contains(Flags::SYN | Flags::ACK)
-                && seg.seq + 1 == self.rcv_nxt
-                && seg.ack == self.snd_nxt
-            {
-                // Simultaneous open: the peer's SYN-ACK, its SYN repeated with the ACK of
-                // ours, completes the open (§3.5 Figure 8, line 6). Its SYN lies before
-                // RCV.NXT, so the generic rule would ACK and drop it and the open would wait
-                // for that ACK's answer, one more trip; Linux passes it too
-                // (`tcp_validate_incoming`: SYN_RECV, `seq + 1 == rcv_nxt`, `ack_seq ==
-                // snd_nxt`). Go on with the ACK it carries. Text on it is not kept, as on
-                // the crossing SYN (the peer sends it again).
-                if seg.payload_len > 0 || f.contains(Flags::FIN) {
-                    sink.note(Note::Unexpected);
+        // First: sequence number. The rare unacceptable segment is handled out of line, so
+        // that this function has no recursion and can be inlined into `handle_segment`.
+        let own_ack;
+        let seg = if seq_acceptable(self.rcv_nxt, cfg.window, seg.seq, seg.seg_len()) {
+            seg
+        } else {
+            match self.on_unacceptable(now, seg, sink) {
+                // RCV.NXT with no length is always acceptable: go on as if it had come.
+                Some(ack) => {
+                    own_ack = ack;
+                    &own_ack
                 }
-                // A stale one is a stale SYN, as in SYN-SENT; the ACK made of it carries our
-                // incarnation so that it is not reported a second time, as an ACK.
-                self.report_stale(seg, StaleKind::Syn, sink);
-                let ack = Segment {
-                    seq: self.rcv_nxt,
-                    flags: Flags::ACK,
-                    payload_len: 0,
-                    incarnation: self.incarnation,
-                    ..*seg
-                };
-                return self.on_other_states(cfg, now, &ack, sink);
+                None => return,
             }
-            if self.state == State::SynReceived
-                && f.contains(Flags::SYN)
-                && !f.contains(Flags::ACK)
-                && seg.seq + 1 == self.rcv_nxt
-            {
-                // The peer sent its SYN again, so our SYN-ACK was lost: send it again
-                // (Linux tcp_check_req -> inet_rtx_syn_ack). Karn: no RTT sample now.
-                self.snd_rtx = self.iss;
-                self.bits = (self.bits | HANDSHAKE_RTX) & !TIMING;
-                sink.event(Event::Retransmit {
-                    kind: RtxKind::SynAck,
-                });
-                return;
-            }
-            // Old duplicate (including a SYN-ACK retransmitted because our ACK was lost):
-            // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. A pure ACK gets that at most once per
-            // OOW_ACK_INTERVAL, or two confused ends would ACK each other forever.
-            sink.note(Note::Unexpected);
-            if seg.seg_len() > 0 || self.oow_ack_allowed(now) {
-                self.bits |= ACK_PENDING;
-            }
-            return;
-        }
+        };
+        let f = seg.flags;
         // Second: RST (RFC 5961 §3.2 exact match; in-window otherwise gets a challenge ACK).
         if f.contains(Flags::RST) {
             if seg.seq == self.rcv_nxt {
@@ -853,8 +812,76 @@ impl Tcb {
         }
     }
 
+    /// The first step of §3.10.7.4 for a segment whose sequence number is unacceptable.
+    /// Returns the ACK to go on with when it is the SYN-ACK that completes a simultaneous
+    /// open; `None` when the segment ends here.
+    #[inline(never)]
+    fn on_unacceptable<S: Sink>(
+        &mut self,
+        now: SimTime,
+        seg: &Segment,
+        sink: &mut S,
+    ) -> Option<Segment> {
+        let f = seg.flags;
+        if f.contains(Flags::RST) {
+            sink.note(Note::Unexpected);
+            return None;
+        }
+        if self.state == State::SynReceived
+            && !self.is_passive()
+            && f.contains(Flags::SYN | Flags::ACK)
+            && seg.seq + 1 == self.rcv_nxt
+            && seg.ack == self.snd_nxt
+        {
+            // Simultaneous open: the peer's SYN-ACK, its SYN repeated with the ACK of
+            // ours, completes the open (§3.5 Figure 8, line 6). Its SYN lies before
+            // RCV.NXT, so the generic rule would ACK and drop it and the open would wait
+            // for that ACK's answer, one more trip; Linux passes it too
+            // (`tcp_validate_incoming`: SYN_RECV, `seq + 1 == rcv_nxt`, `ack_seq ==
+            // snd_nxt`). Go on with the ACK it carries. Text on it is not kept, as on
+            // the crossing SYN (the peer sends it again).
+            if seg.payload_len > 0 || f.contains(Flags::FIN) {
+                sink.note(Note::Unexpected);
+            }
+            // A stale one is a stale SYN, as in SYN-SENT; the ACK made of it carries our
+            // incarnation so that it is not reported a second time, as an ACK.
+            self.report_stale(seg, StaleKind::Syn, sink);
+            let ack = Segment {
+                seq: self.rcv_nxt,
+                flags: Flags::ACK,
+                payload_len: 0,
+                incarnation: self.incarnation,
+                ..*seg
+            };
+            return Some(ack);
+        }
+        if self.state == State::SynReceived
+            && f.contains(Flags::SYN)
+            && !f.contains(Flags::ACK)
+            && seg.seq + 1 == self.rcv_nxt
+        {
+            // The peer sent its SYN again, so our SYN-ACK was lost: send it again
+            // (Linux tcp_check_req -> inet_rtx_syn_ack). Karn: no RTT sample now.
+            self.snd_rtx = self.iss;
+            self.bits = (self.bits | HANDSHAKE_RTX) & !TIMING;
+            sink.event(Event::Retransmit {
+                kind: RtxKind::SynAck,
+            });
+            return None;
+        }
+        // Old duplicate (including a SYN-ACK retransmitted because our ACK was lost):
+        // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. A pure ACK gets that at most once per
+        // OOW_ACK_INTERVAL, or two confused ends would ACK each other forever.
+        sink.note(Note::Unexpected);
+        if seg.seg_len() > 0 || self.oow_ack_allowed(now) {
+            self.bits |= ACK_PENDING;
+        }
+        None
+    }
+
     /// Steps six to eight of §3.10.7.4: payload starting at `data_seq`, then FIN.
     #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
     fn process_text_and_fin<S: Sink>(
         &mut self,
         cfg: &TcpConfig,
@@ -1038,6 +1065,7 @@ impl Tcb {
     }
 
     /// SND.UNA moves to `ack` (RFC 9293 §3.10.7.4 ESTABLISHED; RFC 6298 §5.2-5.3).
+    #[inline(always)]
     fn ack_advanced(&mut self, cfg: &TcpConfig, now: SimTime, ack: SeqNum) {
         self.snd_una = ack;
         self.retries &= FIN_HELD;
