@@ -10,7 +10,7 @@ use sim_time::{SimDuration, SimTime};
 use crate::config::{PortSelection, SynCookies, TcpConfig, TwReopen};
 use crate::demux::demux_hash;
 use crate::event::{CloseCounts, Event, Note, RtxCounts, Sink, StaleCounts, State};
-use crate::isn::{isn, splitmix64};
+use crate::isn::{isn, splitmix64, SipKey};
 use crate::syncookie::{self, COOKIE_MAX_AGE, COOKIE_PERIOD};
 use crate::tcb::{
     time_wait_ack, time_wait_segment, time_wait_timeout, Tcb, TwCore, TwVerdict,
@@ -484,7 +484,7 @@ fn request_wakeup(events: &mut VecDeque<HostEvent>, slot: &mut Slot, i: u32) {
 pub struct Host {
     ip: u32,
     cfg: TcpConfig,
-    sip_key: (u64, u64),
+    sip_key: SipKey,
     /// Keys the SYN cookies, separate from the ISN key.
     cookie_key: (u64, u64),
     rng: u64,
@@ -549,7 +549,7 @@ impl Host {
         Host {
             ip,
             cfg,
-            sip_key: (secret, k1),
+            sip_key: SipKey::new(secret, k1),
             cookie_key,
             rng,
             listening: vec![0; 1024],
@@ -613,24 +613,33 @@ impl Host {
     }
     /// The ISN this host would choose now for `local` -> `remote`.
     pub fn isn(&self, now: SimTime, local: Addr, remote: Addr) -> SeqNum {
-        isn(&self.cfg, self.sip_key, now, local, remote)
+        isn(&self.cfg, &self.sip_key, now, local, remote)
     }
 
     /// The demux entry of `key`: a slot index, or TW_BIT | a TIME-WAIT record index.
     #[inline(always)]
     fn demux_get(&self, key: u64) -> Option<u32> {
+        self.demux_find(key, demux_hash(key))
+    }
+
+    /// [`demux_get`](Host::demux_get) with the key's hash already computed: a lookup that
+    /// finds nothing is often followed by an insert of the same key, which then reuses it.
+    #[inline(always)]
+    fn demux_find(&self, key: u64, hash: u64) -> Option<u32> {
         let (slots, tw) = (&self.slots, &self.tw);
         self.demux
-            .find(demux_hash(key), |&v| entry_key(slots, tw, v) == key)
+            .find(hash, |&v| entry_key(slots, tw, v) == key)
             .copied()
     }
 
-    /// Adds entry `v` (for `key`, which has none): its slot or record must hold `key` already.
-    fn demux_insert(&mut self, key: u64, v: u32) {
+    /// Adds entry `v` (for `key`, whose hash is `hash`, which has none): its slot or record
+    /// must hold `key` already.
+    fn demux_insert(&mut self, key: u64, hash: u64, v: u32) {
         debug_assert!(self.demux_get(key).is_none(), "a 4-tuple entered twice");
+        debug_assert_eq!(hash, demux_hash(key));
         let (slots, tw) = (&self.slots, &self.tw);
         self.demux
-            .insert_unique(demux_hash(key), v, |&e| demux_hash(entry_key(slots, tw, e)));
+            .insert_unique(hash, v, |&e| demux_hash(entry_key(slots, tw, e)));
     }
 
     /// Removes entry `v` of `key`. Found by value: no slot or record is read.
@@ -745,11 +754,11 @@ impl Host {
         } else {
             None
         };
-        let Some(port) = port else {
+        let Some((port, hash)) = port else {
             self.stats.port_exhausted += 1;
             return Err(ConnectError::PortExhausted { remote });
         };
-        self.open_active(now, port, remote, incarnation, tag)
+        self.open_active(now, port, hash, remote, incarnation, tag)
     }
 
     /// Active open from a chosen local port, as after `bind()`: the way two peers that
@@ -773,17 +782,21 @@ impl Host {
         if local_port == 0 {
             return Err(ConnectError::InvalidLocalPort);
         }
-        if self.demux_get(conn_key(local_port, remote)).is_some() {
+        let key = conn_key(local_port, remote);
+        let hash = demux_hash(key);
+        if self.demux_find(key, hash).is_some() {
             self.stats.addr_in_use += 1;
             return Err(ConnectError::AddrInUse { local_port, remote });
         }
-        self.open_active(now, local_port, remote, incarnation, tag)
+        self.open_active(now, local_port, hash, remote, incarnation, tag)
     }
 
+    /// `hash`: the demux hash of the new 4-tuple, which the caller has just looked up.
     fn open_active(
         &mut self,
         now: SimTime,
         port: u16,
+        hash: u64,
         remote: Addr,
         incarnation: u32,
         tag: u64,
@@ -795,7 +808,7 @@ impl Host {
         let iss = self.isn(now, local, remote);
         let mut sink = host_sink!(self, conn, tag);
         let tcb = Tcb::connect(&self.cfg, now, local, remote, iss, incarnation, &mut sink);
-        self.install(conn, tcb, tag);
+        self.install(conn, tcb, tag, hash);
         if self.holds_ephemeral_port(port) {
             self.slots[conn.index as usize].holds_port = true;
             *self.ports_toward.entry(addr_key(remote)).or_insert(0) += 1;
@@ -819,7 +832,8 @@ impl Host {
 
     /// Sequential: from the host's cursor; random: from a random port (RFC 6056 §3.3.1).
     /// Either way upwards with wrap, skipping listening ports and 4-tuples in use.
-    fn pick_port(&mut self, remote: Addr) -> Option<u16> {
+    /// Returns the port and the demux hash of its 4-tuple.
+    fn pick_port(&mut self, remote: Addr) -> Option<(u16, u64)> {
         let [lo, _] = self.cfg.ephemeral_ports;
         let n = self.cfg.ephemeral_count();
         if n == 0 {
@@ -833,9 +847,14 @@ impl Host {
             let port = (lo as u32 + off) as u16;
             // `off < n`: a compare instead of a division per probe.
             off = if off + 1 == n { 0 } else { off + 1 };
-            if !self.is_listening(port) && self.demux_get(conn_key(port, remote)).is_none() {
+            if self.is_listening(port) {
+                continue;
+            }
+            let key = conn_key(port, remote);
+            let hash = demux_hash(key);
+            if self.demux_find(key, hash).is_none() {
                 self.next_port = (lo as u32 + off) as u16;
-                return Some(port);
+                return Some((port, hash));
             }
         }
         None
@@ -856,7 +875,8 @@ impl Host {
         Some(ConnId { index: i, gen: 0 })
     }
 
-    fn install(&mut self, conn: ConnId, tcb: Tcb, tag: u64) {
+    /// `hash`: the demux hash of the TCB's 4-tuple, which every caller has just looked up.
+    fn install(&mut self, conn: ConnId, tcb: Tcb, tag: u64, hash: u64) {
         let key = conn_key(tcb.local.port, tcb.remote);
         let slot = Slot {
             tcb,
@@ -874,7 +894,7 @@ impl Host {
         } else {
             self.slots.push(slot);
         }
-        self.demux_insert(key, conn.index);
+        self.demux_insert(key, hash, conn.index);
         self.live += 1;
         self.stats.connections_peak = self.stats.connections_peak.max(self.connections() as u64);
     }
@@ -895,7 +915,12 @@ impl Host {
             slot.tcb.clone().poll_transmit(&self.cfg, now).is_none(),
             "may_transmit said no to a segment"
         );
-        if slot.lq != 0 || matches!(slot.tcb.state, State::Closed | State::TimeWait) {
+        let state = slot.tcb.state;
+        // In SYN-RECEIVED a listen queue has nothing to update (see `update_listen_queue`):
+        // a passive open's first flush stays on this path.
+        if matches!(state, State::Closed | State::TimeWait)
+            || (slot.lq != 0 && state != State::SynReceived)
+        {
             self.flush_slow(i);
         } else {
             request_wakeup(&mut self.events, slot, i);
@@ -921,7 +946,8 @@ impl Host {
     /// the SYN queue when it leaves SYN-RECEIVED (Linux `inet_csk_reqsk_queue_drop`: the
     /// request is established, reset or timed out), into the accept queue if established
     /// under [`AcceptMode::Manual`] (`inet_csk_reqsk_queue_add`), and out of it if it closes
-    /// before being accepted.
+    /// before being accepted. A connection in SYN-RECEIVED changes nothing here (`LQ_MANUAL`
+    /// never stays alone in `lq`), so `flush` does not call it then.
     fn update_listen_queue(&mut self, i: u32) {
         let slot = &self.slots[i as usize];
         let (state, port, mut lq) = (slot.tcb.state, slot.tcb.local.port, slot.lq);
@@ -1249,7 +1275,9 @@ impl Host {
             self.stats.misaddressed += 1;
             return;
         }
-        match self.demux_get(conn_key(seg.dst.port, seg.src)) {
+        let key = conn_key(seg.dst.port, seg.src);
+        let hash = demux_hash(key);
+        match self.demux_find(key, hash) {
             Some(v) if v & TW_BIT != 0 => {
                 let j = v & !TW_BIT;
                 let rec = &self.tw[j as usize];
@@ -1274,7 +1302,9 @@ impl Host {
                 slot.tcb.handle_segment(&self.cfg, now, seg, &mut sink);
                 self.flush(i, now);
             }
-            None if self.is_listening(seg.dst.port) => self.on_listener(now, seg, None, false),
+            None if self.is_listening(seg.dst.port) => {
+                self.on_listener(now, seg, hash, None, false)
+            }
             None => {
                 self.stats.segments_no_connection += 1;
                 self.reply_reset(seg);
@@ -1310,7 +1340,15 @@ impl Host {
     /// RFC 9293 §3.10.7.2, LISTEN, with the listen queue of Linux `tcp_conn_request` and
     /// `cookie_v4_check`. `iss` is given when a SYN reopens a TIME-WAIT 4-tuple under
     /// `tw_reopen = "linux"`; `reopened` is true for any SYN coming from TIME-WAIT.
-    fn on_listener(&mut self, now: SimTime, seg: &Segment, iss: Option<SeqNum>, reopened: bool) {
+    /// `hash` is the demux hash of the segment's 4-tuple.
+    fn on_listener(
+        &mut self,
+        now: SimTime,
+        seg: &Segment,
+        hash: u64,
+        iss: Option<SeqNum>,
+        reopened: bool,
+    ) {
         let f = seg.flags;
         let Some(l) = self.listener_index(seg.dst.port) else {
             // Callers check `is_listening`; a bitmap bit always has its record.
@@ -1322,7 +1360,7 @@ impl Host {
             self.stats.unexpected_segments += 1;
         } else if f.contains(Flags::ACK) {
             // Linux tries a cookie on any ACK without SYN before the RFC's rule.
-            if !f.contains(Flags::SYN) && self.on_cookie_ack(now, l, seg) {
+            if !f.contains(Flags::SYN) && self.on_cookie_ack(now, l, seg, hash) {
                 return;
             }
             // Second: any other ACK is bad here: <SEQ=SEG.ACK><CTL=RST>.
@@ -1332,7 +1370,7 @@ impl Host {
             // Fourth: anything else is dropped.
             self.stats.unexpected_segments += 1;
         } else {
-            self.on_syn(now, l, seg, iss, reopened);
+            self.on_syn(now, l, seg, hash, iss, reopened);
         }
     }
 
@@ -1344,6 +1382,7 @@ impl Host {
         now: SimTime,
         l: usize,
         seg: &Segment,
+        hash: u64,
         iss: Option<SeqNum>,
         reopened: bool,
     ) {
@@ -1388,7 +1427,7 @@ impl Host {
             return;
         };
         let iss = iss.unwrap_or_else(|| self.isn(now, seg.dst, seg.src));
-        self.open_passive(conn, seg, |cfg, sink| {
+        self.open_passive(conn, seg, hash, |cfg, sink| {
             Tcb::accept(cfg, seg.dst, seg, iss, sink)
         });
         let listener = &mut self.listeners[l];
@@ -1426,7 +1465,7 @@ impl Host {
     /// An ACK (no SYN, no RST) to listener `l` matching no connection: Linux
     /// `cookie_v4_check`. Returns true if it was taken (a connection made, or dropped for a
     /// full accept queue); false sends it on to the RFC's RST.
-    fn on_cookie_ack(&mut self, now: SimTime, l: usize, seg: &Segment) -> bool {
+    fn on_cookie_ack(&mut self, now: SimTime, l: usize, seg: &Segment, hash: u64) -> bool {
         if self.cfg.syn_cookies == SynCookies::Off {
             return false;
         }
@@ -1455,7 +1494,7 @@ impl Host {
             self.stats.unexpected_segments += 1;
             return true;
         };
-        self.open_passive(conn, seg, |cfg, sink| {
+        self.open_passive(conn, seg, hash, |cfg, sink| {
             Tcb::accept_cookie(cfg, now, seg.dst, seg, mss, sink)
         });
         if self.listeners[l].mode == AcceptMode::Manual {
@@ -1473,6 +1512,7 @@ impl Host {
         &mut self,
         conn: ConnId,
         seg: &Segment,
+        hash: u64,
         make: impl FnOnce(&TcpConfig, &mut HostSink<'_>) -> Tcb,
     ) {
         let tag = seg.incarnation as u64;
@@ -1482,7 +1522,7 @@ impl Host {
             peer: seg.src,
         });
         let tcb = make(&self.cfg, &mut host_sink!(self, conn, tag));
-        self.install(conn, tcb, tag);
+        self.install(conn, tcb, tag, hash);
     }
 
     /// A segment for a TIME-WAIT record: the same function as an endpoint in TIME-WAIT.
@@ -1521,7 +1561,8 @@ impl Host {
                     self.stats.time_wait_reopened += 1;
                     let iss = (self.cfg.tw_reopen == TwReopen::Linux)
                         .then(|| core.snd_nxt + TW_REOPEN_ISS_OFFSET);
-                    self.on_listener(now, seg, iss, true);
+                    let hash = demux_hash(conn_key(seg.dst.port, seg.src));
+                    self.on_listener(now, seg, hash, iss, true);
                 }
             }
         }

@@ -72,8 +72,8 @@ pub fn siphash24(k0: u64, k1: u64, data: &[u8]) -> u64 {
 /// first 8 bytes are one message word, the last 4 share the final word with the length, as in
 /// Linux's `siphash_3u32`. The ISN hashes one per connection.
 #[inline]
-fn siphash24_3u32(k0: u64, k1: u64, w0: u32, w1: u32, w2: u32) -> u64 {
-    let mut v = sip_init(k0, k1);
+fn siphash24_3u32(key: &SipKey, w0: u32, w1: u32, w2: u32) -> u64 {
+    let mut v = key.0;
     sip_compress(&mut v, w0 as u64 | (w1 as u64) << 32);
     sip_compress(&mut v, 12 << 56 | w2 as u64);
     sip_finish(v)
@@ -83,15 +83,20 @@ fn siphash24_3u32(k0: u64, k1: u64, w0: u32, w1: u32, w2: u32) -> u64 {
 /// remote port, in network byte order (12 bytes). Each word is the little-endian reading of
 /// those bytes, so the value is the same as hashing the byte string on any platform.
 #[inline]
-fn tuple_hash(key: (u64, u64), local: Addr, remote: Addr) -> u64 {
+fn tuple_hash(key: &SipKey, local: Addr, remote: Addr) -> u64 {
     let ports = (local.port.swap_bytes() as u32) | (remote.port.swap_bytes() as u32) << 16;
-    siphash24_3u32(
-        key.0,
-        key.1,
-        local.ip.swap_bytes(),
-        remote.ip.swap_bytes(),
-        ports,
-    )
+    siphash24_3u32(key, local.ip.swap_bytes(), remote.ip.swap_bytes(), ports)
+}
+
+/// A SipHash-2-4 key `(k0, k1)` kept as the state it initializes: a host hashes every ISN
+/// with one key, so the key schedule is done once, not per connection.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SipKey([u64; 4]);
+
+impl SipKey {
+    pub(crate) fn new(k0: u64, k1: u64) -> SipKey {
+        SipKey(sip_init(k0, k1))
+    }
 }
 
 /// SplitMix64 step: a small, well-mixed deterministic generator (for port selection and for
@@ -117,7 +122,13 @@ pub fn isn_clock_with_tick(now: SimTime, tick: SimDuration) -> u32 {
 /// ISN for a connection from `local` to `remote` at `now` under `cfg`: RFC 6528 `ISN = M +
 /// F(4-tuple, secret)` for `Random`, `M` alone for `Clock`, 0 for `Zero`, `isn_constant` for
 /// `Constant`; `M` ticks every `isn_clock_tick`.
-pub fn isn(cfg: &TcpConfig, key: (u64, u64), now: SimTime, local: Addr, remote: Addr) -> SeqNum {
+pub(crate) fn isn(
+    cfg: &TcpConfig,
+    key: &SipKey,
+    now: SimTime,
+    local: Addr,
+    remote: Addr,
+) -> SeqNum {
     let clock = || isn_clock_with_tick(now, cfg.isn_clock_tick);
     match cfg.isn {
         IsnPolicy::Zero => SeqNum(0),
@@ -172,7 +183,7 @@ mod tests {
             let local = Addr::new(r as u32, (r >> 32) as u16);
             let remote = Addr::new(splitmix64(&mut s) as u32, (r >> 48) as u16);
             assert_eq!(
-                tuple_hash(key, local, remote),
+                tuple_hash(&SipKey::new(key.0, key.1), local, remote),
                 siphash24(key.0, key.1, &tuple_bytes(local, remote)),
                 "{local:?} {remote:?}"
             );
@@ -180,7 +191,7 @@ mod tests {
         // The byte order spelled out: addresses and ports in network order.
         let (a, b) = (Addr::new(0x0a00_0001, 49152), Addr::new(0x0a00_0002, 80));
         assert_eq!(
-            tuple_hash((1, 2), a, b),
+            tuple_hash(&SipKey::new(1, 2), a, b),
             siphash24(1, 2, &[10, 0, 0, 1, 10, 0, 0, 2, 0xc0, 0, 0, 80])
         );
     }
@@ -189,6 +200,7 @@ mod tests {
     fn isn_policies() {
         let a = Addr::new(1, 1000);
         let b = Addr::new(2, 80);
+        let k12 = SipKey::new(1, 2);
         let t = SimTime::from_nanos(4_000 * 1000 + 3_999);
         let with = |isn: IsnPolicy| TcpConfig {
             isn,
@@ -200,10 +212,10 @@ mod tests {
             with(IsnPolicy::Clock),
             with(IsnPolicy::Random),
         );
-        assert_eq!(isn(&zero, (1, 2), t, a, b), SeqNum(0));
-        assert_eq!(isn(&clock, (1, 2), t, a, b), SeqNum(1000));
+        assert_eq!(isn(&zero, &k12, t, a, b), SeqNum(0));
+        assert_eq!(isn(&clock, &k12, t, a, b), SeqNum(1000));
         assert_eq!(
-            isn(&with(IsnPolicy::Constant), (1, 2), t, a, b),
+            isn(&with(IsnPolicy::Constant), &k12, t, a, b),
             SeqNum(0xffff_fff0)
         );
         // A 1 ms tick: 4.003999 ms is tick 4.
@@ -211,20 +223,20 @@ mod tests {
             isn_clock_tick: SimDuration::from_millis(1),
             ..clock
         };
-        assert_eq!(isn(&slow, (1, 2), t, a, b), SeqNum(4));
-        let r1 = isn(&random, (1, 2), t, a, b);
-        assert_eq!(r1, isn(&random, (1, 2), t, a, b), "deterministic");
+        assert_eq!(isn(&slow, &k12, t, a, b), SeqNum(4));
+        let r1 = isn(&random, &k12, t, a, b);
+        assert_eq!(r1, isn(&random, &k12, t, a, b), "deterministic");
         assert_ne!(
             r1,
-            isn(&random, (1, 2), t, Addr::new(1, 1001), b),
+            isn(&random, &k12, t, Addr::new(1, 1001), b),
             "per 4-tuple"
         );
-        assert_ne!(r1, isn(&random, (3, 2), t, a, b), "per secret");
+        assert_ne!(r1, isn(&random, &SipKey::new(3, 2), t, a, b), "per secret");
         // The clock part still advances: same tuple, 4 us later, exactly one more.
         let later = SimTime::from_nanos(t.as_nanos() + 4_000);
-        assert_eq!(isn(&random, (1, 2), later, a, b), r1 + 1);
+        assert_eq!(isn(&random, &k12, later, a, b), r1 + 1);
         // RFC 793: the clock wraps after 2^32 ticks (~4.77 h at 4 us).
         let wrap = SimTime::from_nanos((1u64 << 32) * 4_000 + 8_000);
-        assert_eq!(isn(&clock, (1, 2), wrap, a, b), SeqNum(2));
+        assert_eq!(isn(&clock, &k12, wrap, a, b), SeqNum(2));
     }
 }
