@@ -579,6 +579,7 @@ impl Tcb {
     // ---------------------------------------------------------------- segment arrives
 
     /// SEGMENT ARRIVES (RFC 9293 §3.10.7): one arm per state group.
+    #[inline]
     pub fn handle_segment<S: Sink>(
         &mut self,
         cfg: &TcpConfig,
