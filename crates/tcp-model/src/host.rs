@@ -314,7 +314,7 @@ impl Sink for HostSink<'_> {
         }
         self.push(event);
     }
-    #[inline]
+    #[inline(always)]
     fn state_changed(&mut self, from: State, to: State) {
         self.count_transition(from, to);
         if self.state_mask & 1 << to as u16 != 0 {
