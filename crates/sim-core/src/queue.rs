@@ -562,6 +562,12 @@ impl<E> EventQueue<E> {
     fn pop_min(&mut self, index: u32) -> (u64, u64, E) {
         let level = self.levels_occupied.trailing_zeros() as usize;
         let slot = self.occupied[level].trailing_zeros() as usize;
+        // The cached minimum lies in the first occupied slot; were it elsewhere, `unlink` would
+        // corrupt that slot's list silently.
+        debug_assert_eq!(
+            place(self.now_ns, self.slab[index as usize].time_ns),
+            (level, slot)
+        );
         self.unlink(level, slot, index);
         let entry = &mut self.slab[index as usize];
         let time_ns = entry.time_ns;
@@ -772,3 +778,6 @@ pub fn run<E>(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod model_tests;
