@@ -642,37 +642,41 @@ impl Engine<'_> {
             let next = self.arrival_time(id as u64 + 1, now);
             self.schedule(next, Ev::Arrival { id: id + 1 })?;
         }
-        let mut rec = Rec {
-            t_connect: now,
-            ..Rec::default()
-        };
         let remote = Addr {
             port: self.server_addr.port + (id % self.server_ports) as u16,
             ..self.server_addr
         };
         match self.client.connect(now, remote, id, id as u64) {
             Ok(conn) => {
-                rec.client = Some(conn);
+                // Built in its table slot: a record built here and moved in costs a copy.
+                *self.live.insert_slot(id) = Rec {
+                    t_connect: now,
+                    client: Some(conn),
+                    ..Rec::default()
+                };
                 if self.cfg.workload.open == OpenMode::Simultaneous {
                     // The server connects back to the port the client's connect picked.
-                    rec.client_port = self.client.local_addr(conn).map_or(0, |a| a.port);
-                    let skew = self.cfg.workload.open_skew;
+                    let port = self.client.local_addr(conn).map_or(0, |a| a.port);
+                    let rec = self.rec(id);
+                    rec.client_port = port;
                     rec.peer_open_pending = true;
-                    self.live.insert(id, rec);
+                    let skew = self.cfg.workload.open_skew;
                     if skew.is_zero() {
                         self.peer_open(now, id);
                     } else {
                         self.schedule(now + skew, Ev::PeerOpen { id })?;
                     }
-                } else {
-                    self.live.insert(id, rec);
                 }
             }
             Err(_) => {
                 if let Some(t) = self.tracer.as_deref_mut().filter(|t| t.connection() == id) {
                     t.connect_failed(now, Side::Client);
                 }
-                rec.client_outcome = Some(Outcome::PortExhausted);
+                let rec = Rec {
+                    t_connect: now,
+                    client_outcome: Some(Outcome::PortExhausted),
+                    ..Rec::default()
+                };
                 self.finalize(conn_row(id, &rec));
             }
         }
@@ -1236,7 +1240,7 @@ impl Engine<'_> {
             // The row is built from the record where it lies: moving 152 bytes out of the
             // table and into `finalize` would cost more than the rest of this.
             let row = conn_row(id, r);
-            self.live.remove(id);
+            self.live.discard(id);
             self.finalize(row);
         }
     }

@@ -47,12 +47,29 @@ impl<T: Default> RecTable<T> {
 
     /// Adds the record of `id`, which must not be live (ids are never reused) and not be
     /// `u32::MAX`.
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, id: u32, val: T) {
+        *self.insert_slot(id) = val;
+    }
+
+    /// Makes `id` live (it must not be, and not be `u32::MAX`) and returns its slot for the
+    /// caller to fill. The slot holds whatever a discarded record left there: writing the
+    /// new record straight into it spares moving a record built elsewhere into the table.
+    #[inline]
+    pub(crate) fn insert_slot(&mut self, id: u32) -> &mut T {
         debug_assert!(id != EMPTY && self.get_mut(id).is_none());
         if (self.direct_len + 1) * 2 > self.direct.len() {
             self.grow();
         }
-        self.place(id, val);
+        let i = id as usize & self.mask();
+        let e = &mut self.direct[i];
+        if e.id == EMPTY {
+            self.direct_len += 1;
+        } else {
+            displace(&mut self.overflow, e);
+        }
+        e.id = id;
+        &mut e.val
     }
 
     fn place(&mut self, id: u32, val: T) {
@@ -68,6 +85,8 @@ impl<T: Default> RecTable<T> {
         e.val = val;
     }
 
+    #[cold]
+    #[inline(never)]
     fn grow(&mut self) {
         let cap = self.direct.len() * 2;
         let old = std::mem::replace(
@@ -96,6 +115,20 @@ impl<T: Default> RecTable<T> {
         self.overflow.get_mut(&id)
     }
 
+    /// Forgets the record of `id`, if live, without moving it out: for a caller that has
+    /// read what it needs in place (the slot keeps the stale record until reused).
+    #[inline]
+    pub(crate) fn discard(&mut self, id: u32) {
+        let i = id as usize & self.mask();
+        let e = &mut self.direct[i];
+        if e.id == id {
+            e.id = EMPTY;
+            self.direct_len -= 1;
+        } else {
+            self.overflow.remove(&id);
+        }
+    }
+
     pub(crate) fn remove(&mut self, id: u32) -> Option<T> {
         let i = id as usize & self.mask();
         let e = &mut self.direct[i];
@@ -119,6 +152,14 @@ impl<T: Default> RecTable<T> {
         ids.sort_unstable();
         ids
     }
+}
+
+/// Moves a record displaced from the direct table by a newer id to the overflow map: rare,
+/// so out of line.
+#[cold]
+#[inline(never)]
+fn displace<T: Default>(overflow: &mut FxHashMap<u32, T>, e: &mut Entry<T>) {
+    overflow.insert(e.id, std::mem::take(&mut e.val));
 }
 
 #[cfg(test)]
@@ -151,7 +192,14 @@ mod tests {
                 let lo = next.saturating_sub(200);
                 let id = lo + (x >> 32) as u32 % (next - lo);
                 if !id.is_multiple_of(997) || step.is_multiple_of(5000) {
-                    assert_eq!(t.remove(id), m.remove(&id), "remove {id}");
+                    if x & 4 == 0 {
+                        assert_eq!(t.remove(id), m.remove(&id), "remove {id}");
+                    } else {
+                        // A discarded record's stale value must not show through.
+                        t.discard(id);
+                        m.remove(&id);
+                        assert_eq!(t.get_mut(id), None, "discard {id}");
+                    }
                 }
             }
             peak = peak.max(m.len());
