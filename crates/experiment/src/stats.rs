@@ -23,6 +23,11 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The position of `self` in [`Outcome::ALL`] (the declaration order), without a search.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub const ALL: [Outcome; 7] = [
         Outcome::Completed,
         Outcome::Incomplete,
@@ -205,18 +210,50 @@ pub struct Dist {
 /// A sample kept as value -> count, in value order. Durations in a simulation repeat a lot
 /// (every clean handshake on a fixed-delay link takes exactly one RTT), so this holds a
 /// million samples in a few entries where a `Vec` would take 8 MB, and it is exact.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default)]
 pub struct Samples {
     counts: std::collections::BTreeMap<u64, u64>,
+    /// The latest run of equal values, `(value, count)`, not yet in `counts`: the same
+    /// value comes again and again, and counting it here spares a map search per sample.
+    run: (u64, u64),
     n: u64,
     sum: u128,
 }
 
+impl PartialEq for Samples {
+    /// Equal samples, however they are split between the map and the pending run.
+    fn eq(&self, other: &Self) -> bool {
+        self.n == other.n && self.sum == other.sum && self.merged() == other.merged()
+    }
+}
+
 impl Samples {
     pub fn push(&mut self, v: u64) {
-        *self.counts.entry(v).or_insert(0) += 1;
+        if self.run.0 != v || self.run.1 == 0 {
+            self.flush_run(v);
+        }
+        self.run.1 += 1;
         self.n += 1;
         self.sum += v as u128;
+    }
+
+    /// Moves the pending run into the map and starts a run of `v`: only when the value
+    /// changes, so out of line.
+    #[inline(never)]
+    fn flush_run(&mut self, v: u64) {
+        let (value, count) = std::mem::replace(&mut self.run, (v, 0));
+        if count > 0 {
+            *self.counts.entry(value).or_insert(0) += count;
+        }
+    }
+
+    /// Every value with its count, the pending run included.
+    fn merged(&self) -> std::collections::BTreeMap<u64, u64> {
+        let mut counts = self.counts.clone();
+        if self.run.1 > 0 {
+            *counts.entry(self.run.0).or_insert(0) += self.run.1;
+        }
+        counts
     }
 
     pub fn len(&self) -> u64 {
@@ -230,11 +267,12 @@ impl Samples {
     /// Nearest-rank percentiles (no interpolation: every reported value was observed).
     pub fn dist(&self) -> Option<Dist> {
         let n = self.n;
-        let (&max_ns, _) = self.counts.last_key_value()?;
+        let counts = self.merged();
+        let (&max_ns, _) = counts.last_key_value()?;
         let rank = |p: f64| {
             let r = ((p * n as f64).ceil() as u64).clamp(1, n);
             let mut seen = 0;
-            for (&v, &c) in &self.counts {
+            for (&v, &c) in &counts {
                 seen += c;
                 if seen >= r {
                     return v;
@@ -312,11 +350,7 @@ impl RunSummary {
     }
 
     pub fn add(&mut self, row: &ConnRow) {
-        let i = Outcome::ALL
-            .iter()
-            .position(|&o| o == row.outcome)
-            .expect("listed");
-        self.outcomes[i] += 1;
+        self.outcomes[row.outcome.index()] += 1;
         match row.server_outcome {
             Some(ServerOutcome::Reset) => self.server_reset += 1,
             Some(ServerOutcome::Timeout) => self.server_timeout += 1,
@@ -493,8 +527,26 @@ mod tests {
         }
         assert_eq!(s.dist(), Dist::of(&mut [5, 5, 5, 9, 1, 5, 9]));
         assert_eq!(Samples::default().dist(), None);
+        // The pending run and the map together: runs of a value split by other values.
+        let mut a = Samples::default();
+        let mut b = Samples::default();
+        for v in [3, 3, 7, 3, 3, 3, 1, 7] {
+            a.push(v);
+        }
+        for v in [1, 3, 3, 3, 3, 3, 7, 7] {
+            b.push(v);
+        }
+        assert_eq!(a, b);
+        assert_eq!(a.dist(), Dist::of(&mut [3, 3, 7, 3, 3, 3, 1, 7]));
         let mut one = vec![7];
         assert_eq!(Dist::of(&mut one).unwrap().p99_ns, 7);
+    }
+
+    #[test]
+    fn outcome_index_is_its_position() {
+        for (i, o) in Outcome::ALL.iter().enumerate() {
+            assert_eq!(o.index(), i);
+        }
     }
 
     #[test]
