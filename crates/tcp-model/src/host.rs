@@ -3,6 +3,7 @@
 
 use std::collections::VecDeque;
 
+use hashbrown::hash_table::OccupiedEntry;
 use hashbrown::HashTable;
 use rustc_hash::FxHashMap;
 use sim_time::{SimDuration, SimTime};
@@ -351,7 +352,14 @@ struct Slot {
     /// Counted in `Host::ports_toward` (see `Host::holds_ephemeral_port`); padding too.
     holds_port: bool,
     next_free: u32,
+    /// Where the connection's demux entry was put (`HashTable` bucket index): a hint that
+    /// saves re-hashing the 4-tuple to find the entry again when it turns into a TIME-WAIT
+    /// record or goes. Checked before use (the bucket must still hold this slot's index),
+    /// since the table moves entries when it grows; fits in what was padding.
+    demux_bucket: u32,
 }
+
+const _: () = assert!(std::mem::size_of::<Slot>() == 160);
 
 /// A connection in TIME-WAIT, like Linux's `inet_timewait_sock`: 40 bytes, the connection's
 /// whole [`ConnId`] included (its slot went back to the free list).
@@ -633,13 +641,28 @@ impl Host {
     }
 
     /// Adds entry `v` (for `key`, whose hash is `hash`, which has none): its slot or record
-    /// must hold `key` already.
-    fn demux_insert(&mut self, key: u64, hash: u64, v: u32) {
+    /// must hold `key` already. Returns the entry's bucket index (see `Slot::demux_bucket`).
+    fn demux_insert(&mut self, key: u64, hash: u64, v: u32) -> u32 {
         debug_assert!(self.demux_get(key).is_none(), "a 4-tuple entered twice");
         debug_assert_eq!(hash, demux_hash(key));
         let (slots, tw) = (&self.slots, &self.tw);
-        self.demux
-            .insert_unique(hash, v, |&e| demux_hash(entry_key(slots, tw, e)));
+        let b = self
+            .demux
+            .insert_unique(hash, v, |&e| demux_hash(entry_key(slots, tw, e)))
+            .bucket_index();
+        // Tables of 2^32 buckets are out of reach (slots and records stay below 2^30 each).
+        b as u32
+    }
+
+    /// The demux entry of live slot `i` (whose 4-tuple is `key`), for an update or a removal:
+    /// straight from the slot's bucket hint when it still holds `i`, else by hash.
+    #[inline]
+    fn demux_slot_entry(&mut self, key: u64, i: u32) -> Option<OccupiedEntry<'_, u32>> {
+        let b = self.slots[i as usize].demux_bucket as usize;
+        if self.demux.get_bucket(b) == Some(&i) {
+            return self.demux.get_bucket_entry(b).ok();
+        }
+        self.demux.find_entry(demux_hash(key), |&e| e == i).ok()
     }
 
     /// Removes entry `v` of `key`. Found by value: no slot or record is read.
@@ -887,6 +910,7 @@ impl Host {
             lq: 0,
             holds_port: false,
             next_free: NONE,
+            demux_bucket: NONE,
         };
         if conn.index == self.free_slot {
             self.free_slot = self.slots[conn.index as usize].next_free;
@@ -894,7 +918,8 @@ impl Host {
         } else {
             self.slots.push(slot);
         }
-        self.demux_insert(key, hash, conn.index);
+        let b = self.demux_insert(key, hash, conn.index);
+        self.slots[conn.index as usize].demux_bucket = b;
         self.live += 1;
         self.stats.connections_peak = self.stats.connections_peak.max(self.connections() as u64);
     }
@@ -1034,7 +1059,9 @@ impl Host {
         let slot = &self.slots[i as usize];
         let t = &slot.tcb;
         let (local, remote, held) = (t.local, t.remote, slot.holds_port);
-        self.demux_remove(conn_key(local.port, remote), i);
+        if let Some(e) = self.demux_slot_entry(conn_key(local.port, remote), i) {
+            e.remove();
+        }
         if held {
             self.release_port(remote);
         }
@@ -1090,8 +1117,8 @@ impl Host {
             self.tw_wide_tags.insert(j, tag);
         }
         // The entry stays where it is and names the record instead of the slot.
-        if let Some(v) = self.demux.find_mut(demux_hash(key), |&v| v == i) {
-            *v = TW_BIT | j;
+        if let Some(mut e) = self.demux_slot_entry(key, i) {
+            *e.get_mut() = TW_BIT | j;
         }
         // The slot's generation moves on, so its next occupant gets a different id.
         self.free_slot_index(i);
