@@ -256,40 +256,45 @@ impl Listener {
     }
 }
 
-/// A [`HostSink`] borrowing only the host's `events` and `stats`, so the caller can still
+/// A [`HostSink`] borrowing only the host's `out` (events, stats), so the caller can still
 /// use its other fields (`cfg`, `slots`, `tw`) while the sink lives.
 macro_rules! host_sink {
     ($host:expr, $conn:expr, $tag:expr) => {
         HostSink {
-            events: &mut $host.events,
-            stats: &mut $host.stats,
+            out: &mut $host.out,
             conn: $conn,
             tag: $tag,
-            state_mask: $host.state_mask,
         }
     };
 }
 
 /// Routes a connection's events to the host queue, tagged, and counts them.
 struct HostSink<'a> {
-    events: &'a mut VecDeque<HostEvent>,
-    stats: &'a mut HostStats,
+    out: &'a mut Out,
     conn: ConnId,
     tag: u64,
-    /// [`Host::report_state_changes`].
+}
+
+/// A [`Host`]'s events, counters and event filter: what a [`HostSink`] writes to, grouped
+/// so that a sink borrows them with one pointer.
+struct Out {
+    events: VecDeque<HostEvent>,
+    stats: HostStats,
+    /// Bit `s` set: report `StateChanged` events into state `s`
+    /// ([`Host::report_state_changes`]).
     state_mask: u16,
 }
 
 impl HostSink<'_> {
     #[inline]
     fn count_transition(&mut self, from: State, to: State) {
-        let n = &mut self.stats.in_state;
+        let n = &mut self.out.stats.in_state;
         n[from as usize] = n[from as usize].saturating_sub(1);
         n[to as usize] += 1;
     }
     #[inline]
     fn push(&mut self, event: Event) {
-        self.events.push_back(HostEvent::Conn {
+        self.out.events.push_back(HostEvent::Conn {
             conn: self.conn,
             tag: self.tag,
             event,
@@ -300,14 +305,14 @@ impl HostSink<'_> {
 impl Sink for HostSink<'_> {
     fn event(&mut self, event: Event) {
         match event {
-            Event::Retransmit { kind } => self.stats.retransmits.add(kind),
-            Event::StaleAccepted { kind } => self.stats.stale_accepted.add(kind),
-            Event::Closed { reason } => self.stats.closed.add(reason),
+            Event::Retransmit { kind } => self.out.stats.retransmits.add(kind),
+            Event::StaleAccepted { kind } => self.out.stats.stale_accepted.add(kind),
+            Event::Closed { reason } => self.out.stats.closed.add(reason),
             // Both come through `state_changed` from the TCB; kept for any direct caller.
-            Event::Connected => self.stats.established += 1,
+            Event::Connected => self.out.stats.established += 1,
             Event::StateChanged { from, to } => {
                 self.count_transition(from, to);
-                if self.state_mask & 1 << to as u16 == 0 {
+                if self.out.state_mask & 1 << to as u16 == 0 {
                     return;
                 }
             }
@@ -318,21 +323,21 @@ impl Sink for HostSink<'_> {
     #[inline(always)]
     fn state_changed(&mut self, from: State, to: State) {
         self.count_transition(from, to);
-        if self.state_mask & 1 << to as u16 != 0 {
+        if self.out.state_mask & 1 << to as u16 != 0 {
             self.push(Event::StateChanged { from, to });
         }
         if to == State::Established {
-            self.stats.established += 1;
+            self.out.stats.established += 1;
             self.push(Event::Connected);
         }
     }
     fn note(&mut self, n: Note) {
         match n {
-            Note::Unexpected => self.stats.unexpected_segments += 1,
-            Note::ChallengeAck => self.stats.challenge_acks += 1,
-            Note::OutOfOrder => self.stats.out_of_order += 1,
-            Note::FinHeld => self.stats.fins_held += 1,
-            Note::IgnoredAppCall => self.stats.ignored_app_calls += 1,
+            Note::Unexpected => self.out.stats.unexpected_segments += 1,
+            Note::ChallengeAck => self.out.stats.challenge_acks += 1,
+            Note::OutOfOrder => self.out.stats.out_of_order += 1,
+            Note::FinHeld => self.out.stats.fins_held += 1,
+            Note::IgnoredAppCall => self.out.stats.ignored_app_calls += 1,
         }
     }
 }
@@ -537,10 +542,7 @@ pub struct Host {
     ports_toward: FxHashMap<u64, u32>,
     next_port: u16,
     tx: VecDeque<Segment>,
-    events: VecDeque<HostEvent>,
-    /// Bit `s` set: report `StateChanged` events into state `s`.
-    state_mask: u16,
-    stats: HostStats,
+    out: Out,
 }
 
 impl Host {
@@ -579,9 +581,11 @@ impl Host {
             ports_toward: FxHashMap::default(),
             next_port,
             tx: VecDeque::new(),
-            events: VecDeque::new(),
-            state_mask: u16::MAX,
-            stats: HostStats::default(),
+            out: Out {
+                events: VecDeque::new(),
+                stats: HostStats::default(),
+                state_mask: u16::MAX,
+            },
         }
     }
 
@@ -592,13 +596,13 @@ impl Host {
     /// them by default). A driver that needs few of them saves an event per transition:
     /// a lifecycle makes about a dozen. Every other event is always reported.
     pub fn report_state_changes(&mut self, into: &[State]) {
-        self.state_mask = into.iter().fold(0, |m, &s| m | 1 << s as u16);
+        self.out.state_mask = into.iter().fold(0, |m, &s| m | 1 << s as u16);
     }
     pub fn config(&self) -> &TcpConfig {
         &self.cfg
     }
     pub fn stats(&self) -> &HostStats {
-        &self.stats
+        &self.out.stats
     }
     /// Connections that exist: live ones plus TIME-WAIT records.
     pub fn connections(&self) -> usize {
@@ -778,7 +782,7 @@ impl Host {
             None
         };
         let Some((port, hash)) = port else {
-            self.stats.port_exhausted += 1;
+            self.out.stats.port_exhausted += 1;
             return Err(ConnectError::PortExhausted { remote });
         };
         self.open_active(now, port, hash, remote, incarnation, tag)
@@ -808,7 +812,7 @@ impl Host {
         let key = conn_key(local_port, remote);
         let hash = demux_hash(key);
         if self.demux_find(key, hash).is_some() {
-            self.stats.addr_in_use += 1;
+            self.out.stats.addr_in_use += 1;
             return Err(ConnectError::AddrInUse { local_port, remote });
         }
         self.open_active(now, local_port, hash, remote, incarnation, tag)
@@ -836,7 +840,7 @@ impl Host {
             self.slots[conn.index as usize].holds_port = true;
             *self.ports_toward.entry(addr_key(remote)).or_insert(0) += 1;
         }
-        self.stats.active_opens += 1;
+        self.out.stats.active_opens += 1;
         self.flush(conn.index, now);
         Ok(conn)
     }
@@ -921,7 +925,11 @@ impl Host {
         let b = self.demux_insert(key, hash, conn.index);
         self.slots[conn.index as usize].demux_bucket = b;
         self.live += 1;
-        self.stats.connections_peak = self.stats.connections_peak.max(self.connections() as u64);
+        self.out.stats.connections_peak = self
+            .out
+            .stats
+            .connections_peak
+            .max(self.connections() as u64);
     }
 
     /// After any input to slot `i`: queue its segments, then retire it if CLOSED, compact it
@@ -934,7 +942,13 @@ impl Host {
     fn flush(&mut self, i: u32, now: SimTime) {
         let slot = &mut self.slots[i as usize];
         if slot.tcb.may_transmit() {
-            transmit(&mut slot.tcb, &self.cfg, now, &mut self.tx, &mut self.stats);
+            transmit(
+                &mut slot.tcb,
+                &self.cfg,
+                now,
+                &mut self.tx,
+                &mut self.out.stats,
+            );
         }
         debug_assert!(
             slot.tcb.clone().poll_transmit(&self.cfg, now).is_none(),
@@ -948,7 +962,7 @@ impl Host {
         {
             self.flush_slow(i);
         } else {
-            request_wakeup(&mut self.events, slot, i);
+            request_wakeup(&mut self.out.events, slot, i);
         }
     }
 
@@ -963,7 +977,7 @@ impl Host {
         if state == State::Closed {
             self.release_slot(i);
         } else if state != State::TimeWait || !self.compact_time_wait(i) {
-            request_wakeup(&mut self.events, &mut self.slots[i as usize], i);
+            request_wakeup(&mut self.out.events, &mut self.slots[i as usize], i);
         }
     }
 
@@ -1014,7 +1028,8 @@ impl Host {
         let listener = &mut self.listeners[l];
         listener.accept_queued += 1;
         listener.fifo.push_back(conn);
-        self.stats.accept_queue_peak = self
+        self.out.stats.accept_queue_peak = self
+            .out
             .stats
             .accept_queue_peak
             .max(listener.accept_queued as u64);
@@ -1044,7 +1059,9 @@ impl Host {
                 gen: slot.gen,
             };
             let token = TimerToken { conn, tw: NONE };
-            self.events.push_back(HostEvent::TimerCancelled { token });
+            self.out
+                .events
+                .push_back(HostEvent::TimerCancelled { token });
         }
         slot.live = false;
         slot.gen = slot.gen.wrapping_add(1);
@@ -1123,8 +1140,8 @@ impl Host {
         // The slot's generation moves on, so its next occupant gets a different id.
         self.free_slot_index(i);
         self.tw_live += 1;
-        self.stats.time_wait_entered += 1;
-        self.stats.time_wait_peak = self.stats.time_wait_peak.max(self.tw_live as u64);
+        self.out.stats.time_wait_entered += 1;
+        self.out.stats.time_wait_peak = self.out.stats.time_wait_peak.max(self.tw_live as u64);
         self.schedule_time_wait(conn, j, rec.expires_at);
         true
     }
@@ -1138,7 +1155,7 @@ impl Host {
             self.tw_lane_back = at;
         } else if at < self.tw_lane_back {
             let token = TimerToken { conn, tw: j };
-            self.events.push_back(HostEvent::Timer { token, at });
+            self.out.events.push_back(HostEvent::Timer { token, at });
             return;
         }
         let delta_ns = (at - self.tw_lane_back).as_nanos();
@@ -1176,7 +1193,7 @@ impl Host {
                     },
                     tw: TW_LANE,
                 };
-                self.events.push_back(HostEvent::Timer { token, at });
+                self.out.events.push_back(HostEvent::Timer { token, at });
             }
         }
     }
@@ -1270,7 +1287,7 @@ impl Host {
                 f(&mut slot.tcb, &mut sink);
                 self.flush(conn.index, now);
             }
-            _ => self.stats.ignored_app_calls += 1,
+            _ => self.out.stats.ignored_app_calls += 1,
         }
     }
 
@@ -1297,9 +1314,9 @@ impl Host {
 
     /// A segment arrives from the network.
     pub fn handle_segment(&mut self, now: SimTime, seg: &Segment) {
-        self.stats.segments_received += 1;
+        self.out.stats.segments_received += 1;
         if seg.dst.ip != self.ip {
-            self.stats.misaddressed += 1;
+            self.out.stats.misaddressed += 1;
             return;
         }
         let key = conn_key(seg.dst.port, seg.src);
@@ -1333,7 +1350,7 @@ impl Host {
                 self.on_listener(now, seg, hash, None, false)
             }
             None => {
-                self.stats.segments_no_connection += 1;
+                self.out.stats.segments_no_connection += 1;
                 self.reply_reset(seg);
             }
         }
@@ -1341,8 +1358,8 @@ impl Host {
 
     fn reply_reset(&mut self, seg: &Segment) {
         if let Some(r) = reset_for(seg) {
-            self.stats.segments_sent += 1;
-            self.stats.rst_sent += 1;
+            self.out.stats.segments_sent += 1;
+            self.out.stats.rst_sent += 1;
             self.tx.push_back(r);
         }
     }
@@ -1359,7 +1376,7 @@ impl Host {
             .is_some_and(|l| self.listeners[l].accept_queue_full(&self.cfg));
         let drop = full && tcb.completes_handshake(&self.cfg, seg);
         if drop {
-            self.stats.accept_queue_overflows += 1;
+            self.out.stats.accept_queue_overflows += 1;
         }
         drop
     }
@@ -1379,23 +1396,23 @@ impl Host {
         let f = seg.flags;
         let Some(l) = self.listener_index(seg.dst.port) else {
             // Callers check `is_listening`; a bitmap bit always has its record.
-            self.stats.unexpected_segments += 1;
+            self.out.stats.unexpected_segments += 1;
             return;
         };
         if f.contains(Flags::RST) {
             // First: a RST to a listener is ignored.
-            self.stats.unexpected_segments += 1;
+            self.out.stats.unexpected_segments += 1;
         } else if f.contains(Flags::ACK) {
             // Linux tries a cookie on any ACK without SYN before the RFC's rule.
             if !f.contains(Flags::SYN) && self.on_cookie_ack(now, l, seg, hash) {
                 return;
             }
             // Second: any other ACK is bad here: <SEQ=SEG.ACK><CTL=RST>.
-            self.stats.unexpected_segments += 1;
+            self.out.stats.unexpected_segments += 1;
             self.reply_reset(seg);
         } else if !f.contains(Flags::SYN) {
             // Fourth: anything else is dropped.
-            self.stats.unexpected_segments += 1;
+            self.out.stats.unexpected_segments += 1;
         } else {
             self.on_syn(now, l, seg, hash, iss, reopened);
         }
@@ -1423,14 +1440,14 @@ impl Host {
         {
             // `tcp_syn_flood_action`: a cookie if enabled, else drop.
             if cookies == SynCookies::Off {
-                self.stats.syn_dropped_queue_full += 1;
+                self.out.stats.syn_dropped_queue_full += 1;
                 return;
             }
             want_cookie = true;
         }
         // `sk_acceptq_is_full`: no room for the connection even if it completes.
         if listener.accept_queue_full(&self.cfg) {
-            self.stats.accept_queue_overflows += 1;
+            self.out.stats.accept_queue_overflows += 1;
             return;
         }
         if want_cookie {
@@ -1445,12 +1462,12 @@ impl Host {
             && cookies == SynCookies::Off
             && backlog - (listener.syn_queued as i64) < backlog >> 2
         {
-            self.stats.syn_dropped_syn_backlog += 1;
+            self.out.stats.syn_dropped_syn_backlog += 1;
             return;
         }
         // Text and FIN on the SYN are not kept; the peer sends them again.
         let Some(conn) = self.next_slot() else {
-            self.stats.unexpected_segments += 1;
+            self.out.stats.unexpected_segments += 1;
             return;
         };
         let iss = iss.unwrap_or_else(|| self.isn(now, seg.dst, seg.src));
@@ -1459,12 +1476,16 @@ impl Host {
         });
         let listener = &mut self.listeners[l];
         listener.syn_queued += 1;
-        self.stats.syn_queue_peak = self.stats.syn_queue_peak.max(listener.syn_queued as u64);
+        self.out.stats.syn_queue_peak = self
+            .out
+            .stats
+            .syn_queue_peak
+            .max(listener.syn_queued as u64);
         self.slots[conn.index as usize].lq = match listener.mode {
             AcceptMode::Immediate => LQ_SYN,
             AcceptMode::Manual => LQ_SYN | LQ_MANUAL,
         };
-        self.stats.passive_opens += 1;
+        self.out.stats.passive_opens += 1;
         self.flush(conn.index, now);
     }
 
@@ -1474,8 +1495,8 @@ impl Host {
     fn send_cookie(&mut self, now: SimTime, l: usize, syn: &Segment) {
         let cookie = syncookie::encode(self.cookie_key, now, syn.dst, syn.src, syn.seq, syn.mss);
         self.listeners[l].last_cookie_at = Some(now);
-        self.stats.syn_cookies_sent += 1;
-        self.stats.segments_sent += 1;
+        self.out.stats.syn_cookies_sent += 1;
+        self.out.stats.segments_sent += 1;
         self.tx.push_back(Segment {
             src: syn.dst,
             dst: syn.src,
@@ -1506,19 +1527,19 @@ impl Host {
             return false;
         }
         let Some(mss) = syncookie::decode_ack(self.cookie_key, now, seg) else {
-            self.stats.syn_cookies_failed += 1;
+            self.out.stats.syn_cookies_failed += 1;
             return false;
         };
-        self.stats.syn_cookies_validated += 1;
+        self.out.stats.syn_cookies_validated += 1;
         if self.listeners[l].accept_queue_full(&self.cfg) {
             // `tcp_v4_syn_recv_sock` -> exit_overflow. No state was kept, so nothing is
             // retransmitted: the peer's next segment (its data, or the ACK of a
             // retransmitted request) carries the same cookie and tries again.
-            self.stats.accept_queue_overflows += 1;
+            self.out.stats.accept_queue_overflows += 1;
             return true;
         }
         let Some(conn) = self.next_slot() else {
-            self.stats.unexpected_segments += 1;
+            self.out.stats.unexpected_segments += 1;
             return true;
         };
         self.open_passive(conn, seg, hash, |cfg, sink| {
@@ -1527,7 +1548,7 @@ impl Host {
         if self.listeners[l].mode == AcceptMode::Manual {
             self.join_accept_queue(l, conn);
         }
-        self.stats.passive_opens += 1;
+        self.out.stats.passive_opens += 1;
         self.flush(conn.index, now);
         true
     }
@@ -1543,7 +1564,7 @@ impl Host {
         make: impl FnOnce(&TcpConfig, &mut HostSink<'_>) -> Tcb,
     ) {
         let tag = seg.incarnation as u64;
-        self.events.push_back(HostEvent::Incoming {
+        self.out.events.push_back(HostEvent::Incoming {
             conn,
             tag,
             peer: seg.src,
@@ -1574,7 +1595,7 @@ impl Host {
                         port: key_local_port(rec.key),
                     };
                     let a = time_wait_ack(&core, &self.cfg, local, seg.src);
-                    self.stats.segments_sent += 1;
+                    self.out.stats.segments_sent += 1;
                     self.tx.push_back(a);
                 }
             }
@@ -1585,7 +1606,7 @@ impl Host {
                     // numbers the new connection past the old one; RFC 6191 relies on the
                     // ISN generator (RFC 9293 §3.6.1 asks for an ISS above the old SND.NXT,
                     // which only a clock-driven generator gives).
-                    self.stats.time_wait_reopened += 1;
+                    self.out.stats.time_wait_reopened += 1;
                     let iss = (self.cfg.tw_reopen == TwReopen::Linux)
                         .then(|| core.snd_nxt + TW_REOPEN_ISS_OFFSET);
                     let hash = demux_hash(conn_key(seg.dst.port, seg.src));
@@ -1608,7 +1629,7 @@ impl Host {
                 Some(conn) if conn == token.conn => {
                     self.expire_time_wait(now, token.tw, conn);
                 }
-                _ => self.stats.stale_timer_tokens += 1,
+                _ => self.out.stats.stale_timer_tokens += 1,
             }
             return;
         }
@@ -1624,7 +1645,7 @@ impl Host {
                 slot.tcb.handle_timeout(&self.cfg, now, &mut sink);
                 self.flush(conn.index, now);
             }
-            _ => self.stats.stale_timer_tokens += 1,
+            _ => self.out.stats.stale_timer_tokens += 1,
         }
     }
 
@@ -1635,7 +1656,7 @@ impl Host {
 
     /// Next event, oldest first.
     pub fn poll_event(&mut self) -> Option<HostEvent> {
-        self.events.pop_front()
+        self.out.events.pop_front()
     }
 }
 
