@@ -938,7 +938,7 @@ impl Host {
     /// Called after every input, so the common case (a connection in no listen queue staying
     /// alive) is kept short: one slot lookup, and `poll_transmit` only if
     /// [`Tcb::may_transmit`] says it could return something.
-    #[inline]
+    #[inline(always)]
     fn flush(&mut self, i: u32, now: SimTime) {
         let slot = &mut self.slots[i as usize];
         if slot.tcb.may_transmit() {
