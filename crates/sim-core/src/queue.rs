@@ -517,6 +517,14 @@ impl<E> EventQueue<E> {
             .map(|(time_ns, seq)| (SimTime::from_nanos(time_ns), seq))
     }
 
+    /// The first occupied (level, slot): the earliest pending event is in it. At least one
+    /// level must be occupied.
+    #[inline(always)]
+    fn first_slot(&self) -> (usize, usize) {
+        let level = self.levels_occupied.trailing_zeros() as usize;
+        (level, self.occupied[level].trailing_zeros() as usize)
+    }
+
     /// Pops the minimum if its key is below `(bound_ns, bound_seq)`.
     #[inline]
     fn pop_below(&mut self, bound_ns: u64, bound_seq: u64) -> Option<(u64, u64, E)> {
@@ -528,8 +536,7 @@ impl<E> EventQueue<E> {
                 if self.levels_occupied == 0 {
                     return None;
                 }
-                let level = self.levels_occupied.trailing_zeros() as usize;
-                let slot = self.occupied[level].trailing_zeros() as usize;
+                let (level, slot) = self.first_slot();
                 let start = slot_start(self.now_ns, level, slot);
                 if start > bound_ns {
                     // Whole slot after the bound: no need to scan it for its exact minimum
@@ -560,8 +567,7 @@ impl<E> EventQueue<E> {
     /// docs): the popped event is not relinked only to be unlinked again.
     #[inline]
     fn pop_min(&mut self, index: u32) -> (u64, u64, E) {
-        let level = self.levels_occupied.trailing_zeros() as usize;
-        let slot = self.occupied[level].trailing_zeros() as usize;
+        let (level, slot) = self.first_slot();
         // The cached minimum lies in the first occupied slot; were it elsewhere, `unlink` would
         // corrupt that slot's list silently.
         debug_assert_eq!(
@@ -593,8 +599,7 @@ impl<E> EventQueue<E> {
                 if self.levels_occupied == 0 {
                     return None;
                 }
-                let level = self.levels_occupied.trailing_zeros() as usize;
-                let slot = self.occupied[level].trailing_zeros() as usize;
+                let (level, slot) = self.first_slot();
                 self.find_min(level, slot)
             }
             index => index,
