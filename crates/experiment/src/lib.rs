@@ -5,6 +5,7 @@
 
 pub mod capture;
 pub mod config;
+pub mod current;
 pub mod engine;
 pub mod error;
 pub mod ladder;

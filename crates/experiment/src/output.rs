@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::{value_text, Experiment, RunConfig};
+use crate::current::{RunContext, RunScope};
 use crate::engine::{self, RunError, RunOutput};
 use crate::error::ExperimentError;
 use crate::stats::{RunSummary, CONN_HEADER};
@@ -76,7 +77,10 @@ pub fn execute(
         jobs.par_iter()
             .map(|&(point, replication)| {
                 let cfg: &RunConfig = &exp.points[point].config;
-                let output = engine::run(cfg, exp.seed, point, replication)?;
+                let output = {
+                    let _scope = RunScope::enter(RunContext::of(exp, point, replication));
+                    engine::run(cfg, exp.seed, point, replication)?
+                };
                 let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 let c = conns.fetch_add(
                     output.summary.connections,

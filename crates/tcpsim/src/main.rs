@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use experiment::config::value_text;
+use experiment::current::{RunContext, RunScope};
 use experiment::engine::Side;
 use experiment::output;
 use experiment::stats::Outcome;
@@ -165,6 +166,15 @@ impl ExpArgs {
 }
 
 fn main() -> ExitCode {
+    // A panic is a bug: after the usual message, say which run it was in and how to repeat
+    // that run alone (TigerBeetle's rule: every failure prints the seed that reproduces it).
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        default_hook(info);
+        if let Some(run) = experiment::current::current_run() {
+            eprintln!("{}", run.reproduce_hint());
+        }
+    }));
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { exp } => check(&exp),
@@ -478,8 +488,10 @@ fn trace(
             exp.name
         )));
     }
-    let (_, trace) =
-        experiment::engine::run_traced(&p.config, exp.seed, point, replication, connection)?;
+    let (_, trace) = {
+        let _scope = RunScope::enter(RunContext::of(&exp, point, replication));
+        experiment::engine::run_traced(&p.config, exp.seed, point, replication, connection)?
+    };
     if let Some((path, at)) = outputs.pcap {
         write_atomically(path, "pcap capture", |w| {
             experiment::capture::write_pcap(&trace, at.side(), w)?;
