@@ -33,6 +33,9 @@ const TW_LANE: u32 = NONE - 1;
 /// A lane entry with this record index is no record: its delta is the high word of the next
 /// entry's (see [`Host`]'s `tw_lane`). Record indexes stay below [`MAX_SLOTS`].
 const LANE_GAP: u32 = NONE;
+/// Entries of `Host::by_incarnation`: the connections of the last 16,384 incarnations, which
+/// covers every connection in its handshake or teardown at 100k new connections per second.
+const HINT_LEN: usize = 1 << 14;
 
 /// A connection of a [`Host`]: a slot index and its generation, so a stale id is harmless.
 /// A connection keeps its id for its whole life, TIME-WAIT included. Ordered (by slot, then
@@ -537,6 +540,14 @@ pub struct Host {
     /// 8-byte keys and values, 16 + 1). Only looked up, never iterated. Hashed by
     /// [`demux_hash`], for locality of consecutive ephemeral ports.
     demux: HashTable<u32>,
+    /// Incarnation (mod [`HINT_LEN`]) -> the slot of the connection that last had it. Both
+    /// ends of a connection share its incarnation and stamp it on every segment, so a
+    /// segment's incarnation names its connection almost always: checked against the slot's
+    /// 4-tuple, a hit skips hashing and probing `demux`. A live slot holding the segment's
+    /// 4-tuple is exactly what `demux` would have found (a 4-tuple has one entry, and a live
+    /// slot always has its own), so a hint never changes the outcome; a miss (stale or
+    /// foreign incarnation, reused slot, TIME-WAIT record) falls back to the table.
+    by_incarnation: Box<[u32; HINT_LEN]>,
     /// Remote address -> ephemeral ports held toward it (live or TIME-WAIT), so that
     /// exhaustion is known without scanning the range.
     ports_toward: FxHashMap<u64, u32>,
@@ -578,6 +589,10 @@ impl Host {
             tw_lane_back: SimTime::ZERO,
             tw_lane_requested: SimTime::MAX,
             demux: HashTable::new(),
+            by_incarnation: vec![NONE; HINT_LEN]
+                .into_boxed_slice()
+                .try_into()
+                .expect("HINT_LEN entries"),
             ports_toward: FxHashMap::default(),
             next_port,
             tx: VecDeque::new(),
@@ -941,6 +956,9 @@ impl Host {
     #[inline(always)]
     fn flush(&mut self, i: u32, now: SimTime) {
         let slot = &mut self.slots[i as usize];
+        // Every connection is flushed right after it is installed, before any segment for it
+        // can arrive: the hint is there for the first one.
+        self.by_incarnation[slot.tcb.incarnation as usize % HINT_LEN] = i;
         if slot.tcb.may_transmit() {
             transmit(
                 &mut slot.tcb,
@@ -1319,6 +1337,46 @@ impl Host {
             self.out.stats.misaddressed += 1;
             return;
         }
+        let i = match self.hinted_slot(seg) {
+            Some(i) => i,
+            None => match self.demux_segment(now, seg) {
+                Some(i) => i,
+                None => return,
+            },
+        };
+        if self.slots[i as usize].lq & (LQ_SYN | LQ_MANUAL) == LQ_SYN | LQ_MANUAL
+            && self.handshake_ack_overflows(i, seg)
+        {
+            return;
+        }
+        let slot = &mut self.slots[i as usize];
+        let conn = ConnId {
+            index: i,
+            gen: slot.gen,
+        };
+        let mut sink = host_sink!(self, conn, slot.tag);
+        slot.tcb.handle_segment(&self.cfg, now, seg, &mut sink);
+        self.flush(i, now);
+    }
+
+    /// The live slot `by_incarnation` names for `seg`, if it holds `seg`'s 4-tuple.
+    #[inline(always)]
+    fn hinted_slot(&self, seg: &Segment) -> Option<u32> {
+        let i = self.by_incarnation[seg.incarnation as usize % HINT_LEN];
+        let slot = self.slots.get(i as usize)?;
+        let t = &slot.tcb;
+        let hit = slot.live && t.local.port == seg.dst.port && t.remote == seg.src;
+        debug_assert!(
+            !hit || self.demux_get(conn_key(seg.dst.port, seg.src)) == Some(i),
+            "a live slot's 4-tuple without its demux entry"
+        );
+        hit.then_some(i)
+    }
+
+    /// `seg` through the demux table: the live slot it is for, or `None` once a TIME-WAIT
+    /// record, a listener or the RST for no connection has taken it.
+    #[inline(always)]
+    fn demux_segment(&mut self, now: SimTime, seg: &Segment) -> Option<u32> {
         let key = conn_key(seg.dst.port, seg.src);
         let hash = demux_hash(key);
         match self.demux_find(key, hash) {
@@ -1329,29 +1387,18 @@ impl Host {
                     index: rec.conn & IDX_MASK,
                     gen: rec.gen,
                 };
-                self.on_time_wait(now, j, conn, seg)
+                self.on_time_wait(now, j, conn, seg);
+                None
             }
-            Some(i) => {
-                if self.slots[i as usize].lq & (LQ_SYN | LQ_MANUAL) == LQ_SYN | LQ_MANUAL
-                    && self.handshake_ack_overflows(i, seg)
-                {
-                    return;
-                }
-                let slot = &mut self.slots[i as usize];
-                let conn = ConnId {
-                    index: i,
-                    gen: slot.gen,
-                };
-                let mut sink = host_sink!(self, conn, slot.tag);
-                slot.tcb.handle_segment(&self.cfg, now, seg, &mut sink);
-                self.flush(i, now);
-            }
+            Some(i) => Some(i),
             None if self.is_listening(seg.dst.port) => {
-                self.on_listener(now, seg, hash, None, false)
+                self.on_listener(now, seg, hash, None, false);
+                None
             }
             None => {
                 self.out.stats.segments_no_connection += 1;
                 self.reply_reset(seg);
+                None
             }
         }
     }
