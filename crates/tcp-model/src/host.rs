@@ -955,10 +955,19 @@ impl Host {
     /// [`Tcb::may_transmit`] says it could return something.
     #[inline(always)]
     fn flush(&mut self, i: u32, now: SimTime) {
+        self.flush_with(i, now, true);
+    }
+
+    /// [`flush`](Host::flush); `hint`: record the slot in `by_incarnation`. Every connection
+    /// is flushed right after it is installed, before any segment for it can arrive, so the
+    /// hint is there for the first one; after a segment it is there already (or the
+    /// segment's caller recorded it).
+    #[inline(always)]
+    fn flush_with(&mut self, i: u32, now: SimTime, hint: bool) {
         let slot = &mut self.slots[i as usize];
-        // Every connection is flushed right after it is installed, before any segment for it
-        // can arrive: the hint is there for the first one.
-        self.by_incarnation[slot.tcb.incarnation as usize % HINT_LEN] = i;
+        if hint {
+            self.by_incarnation[slot.tcb.incarnation as usize % HINT_LEN] = i;
+        }
         if slot.tcb.may_transmit() {
             transmit(
                 &mut slot.tcb,
@@ -1340,7 +1349,13 @@ impl Host {
         let i = match self.hinted_slot(seg) {
             Some(i) => i,
             None => match self.demux_segment(now, seg) {
-                Some(i) => i,
+                Some(i) => {
+                    // The hint missed: a later connection took the entry, or the segment's
+                    // incarnation is not the connection's. Put it back for the connection's own.
+                    self.by_incarnation
+                        [self.slots[i as usize].tcb.incarnation as usize % HINT_LEN] = i;
+                    i
+                }
                 None => return,
             },
         };
@@ -1356,7 +1371,8 @@ impl Host {
         };
         let mut sink = host_sink!(self, conn, slot.tag);
         slot.tcb.handle_segment(&self.cfg, now, seg, &mut sink);
-        self.flush(i, now);
+        // The hint names slot `i` already (above).
+        self.flush_with(i, now, false);
     }
 
     /// The live slot `by_incarnation` names for `seg`, if it holds `seg`'s 4-tuple.
