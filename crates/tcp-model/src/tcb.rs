@@ -699,19 +699,37 @@ impl Tcb {
     ) {
         // First: sequence number. The rare unacceptable segment is handled out of line, so
         // that this function has no recursion and can be inlined into `handle_segment`.
-        let own_ack;
-        let seg = if seq_acceptable(self.rcv_nxt, cfg.window, seg.seq, seg.seg_len()) {
-            seg
-        } else {
-            match self.on_unacceptable(now, seg, sink) {
-                // RCV.NXT with no length is always acceptable: go on as if it had come.
-                Some(ack) => {
-                    own_ack = ack;
-                    &own_ack
-                }
-                None => return,
-            }
-        };
+        if seq_acceptable(self.rcv_nxt, cfg.window, seg.seq, seg.seg_len()) {
+            self.on_acceptable(cfg, now, seg, sink);
+        } else if let Some(ack) = self.on_unacceptable(now, seg, sink) {
+            // RCV.NXT with no length is always acceptable: go on as if it had come.
+            self.on_acceptable_out_of_line(cfg, now, &ack, sink);
+        }
+    }
+
+    /// [`on_acceptable`](Tcb::on_acceptable) for the ACK `on_unacceptable` made up: a copy out
+    /// of line, so that the inlined one reads the arriving segment, not a choice of two.
+    #[inline(never)]
+    #[cold]
+    fn on_acceptable_out_of_line<S: Sink>(
+        &mut self,
+        cfg: &TcpConfig,
+        now: SimTime,
+        seg: &Segment,
+        sink: &mut S,
+    ) {
+        self.on_acceptable(cfg, now, seg, sink);
+    }
+
+    /// §3.10.7.4 from the second step on, for a segment whose sequence number is acceptable.
+    #[inline(always)]
+    fn on_acceptable<S: Sink>(
+        &mut self,
+        cfg: &TcpConfig,
+        now: SimTime,
+        seg: &Segment,
+        sink: &mut S,
+    ) {
         let f = seg.flags;
         // Second: RST (RFC 5961 §3.2 exact match; in-window otherwise gets a challenge ACK).
         if f.contains(Flags::RST) {
