@@ -384,9 +384,11 @@ struct TwRecord {
     conn: u32,
     /// The generation of the connection's [`ConnId`].
     gen: u32,
-    /// The low word of the connection's tag; a tag above `u32::MAX` (tcpsim's never are:
-    /// it tags with the incarnation) keeps its whole value in `Host::tw_wide_tags`.
-    tag_low: u32,
+    /// Where the record's demux entry is (the bucket the slot had, see `Slot::demux_bucket`):
+    /// a hint that saves re-hashing the 4-tuple when the record goes. Checked before use.
+    /// The connection's tag is not kept here: it is the incarnation unless
+    /// `Host::tw_odd_tags` has it (tcpsim tags every connection with its incarnation).
+    demux_bucket: u32,
 }
 
 impl TwRecord {
@@ -521,8 +523,8 @@ pub struct Host {
     tw: Vec<TwRecord>,
     free_tw: u32,
     tw_live: usize,
-    /// Whole tags of the live TIME-WAIT records whose tag does not fit in `tag_low`.
-    tw_wide_tags: FxHashMap<u32, u64>,
+    /// Tags of the live TIME-WAIT records whose tag is not their incarnation.
+    tw_odd_tags: FxHashMap<u32, u64>,
     /// TIME-WAIT expiries in time order: (record index, expiry as a delta from the previous
     /// entry's). TIME-WAIT always lasts the same 2×MSL, so records expire in the order they
     /// (re)started and one FIFO with one wake-up for its head replaces a timer per record:
@@ -587,7 +589,7 @@ impl Host {
             tw: Vec::new(),
             free_tw: NONE,
             tw_live: 0,
-            tw_wide_tags: FxHashMap::default(),
+            tw_odd_tags: FxHashMap::default(),
             tw_lane: VecDeque::new(),
             tw_lane_base: SimTime::ZERO,
             tw_lane_back: SimTime::ZERO,
@@ -1150,7 +1152,7 @@ impl Host {
             incarnation: t.incarnation,
             conn: TW_LIVE | if slot.holds_port { TW_ACTIVE } else { 0 } | i,
             gen: conn.gen,
-            tag_low: tag as u32,
+            demux_bucket: NONE,
         };
         let j = if self.free_tw != NONE {
             let j = self.free_tw;
@@ -1161,12 +1163,14 @@ impl Host {
             self.tw.push(rec);
             (self.tw.len() - 1) as u32
         };
-        if tag > u32::MAX as u64 {
-            self.tw_wide_tags.insert(j, tag);
+        if tag != rec.incarnation as u64 {
+            self.tw_odd_tags.insert(j, tag);
         }
         // The entry stays where it is and names the record instead of the slot.
         if let Some(mut e) = self.demux_slot_entry(key, i) {
             *e.get_mut() = TW_BIT | j;
+            // Tables of 2^32 buckets are out of reach (see `demux_insert`).
+            self.tw[j as usize].demux_bucket = e.bucket_index() as u32;
         }
         // The slot's generation moves on, so its next occupant gets a different id.
         self.free_slot_index(i);
@@ -1260,11 +1264,11 @@ impl Host {
     /// The tag of live record `j`'s connection.
     #[inline]
     fn tw_tag(&self, j: u32) -> u64 {
-        let low = self.tw[j as usize].tag_low as u64;
-        if self.tw_wide_tags.is_empty() {
-            return low;
+        let inc = self.tw[j as usize].incarnation as u64;
+        if self.tw_odd_tags.is_empty() {
+            return inc;
         }
-        self.tw_wide_tags.get(&j).copied().unwrap_or(low)
+        self.tw_odd_tags.get(&j).copied().unwrap_or(inc)
     }
 
     /// TIME-WAIT record `j`'s timer, if it is due: report the close and free it.
@@ -1290,12 +1294,22 @@ impl Host {
 
     fn release_tw(&mut self, j: u32) {
         let rec = self.tw[j as usize];
-        self.demux_remove(rec.key, TW_BIT | j);
+        let v = TW_BIT | j;
+        // Straight from the record's bucket hint when it still holds the entry (the table
+        // moves entries only when it grows), else by hash.
+        let b = rec.demux_bucket as usize;
+        if self.demux.get_bucket(b) == Some(&v) {
+            if let Ok(e) = self.demux.get_bucket_entry(b) {
+                e.remove();
+            }
+        } else {
+            self.demux_remove(rec.key, v);
+        }
         if rec.conn & TW_ACTIVE != 0 {
             self.release_port(key_remote(rec.key));
         }
-        if !self.tw_wide_tags.is_empty() {
-            self.tw_wide_tags.remove(&j);
+        if !self.tw_odd_tags.is_empty() {
+            self.tw_odd_tags.remove(&j);
         }
         let r = &mut self.tw[j as usize];
         r.conn = 0;

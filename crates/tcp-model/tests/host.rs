@@ -1852,6 +1852,31 @@ mod lane_and_timers {
     }
 
     #[test]
+    fn a_tag_other_than_the_incarnation_survives_time_wait() {
+        // A TIME-WAIT record keeps no tag of its own, only the incarnation: other tags are
+        // kept aside, narrow ones too.
+        let mut net = Net::new(TcpConfig::default());
+        net.app = request_response(100, 1000, true);
+        let c1 = net.hosts[C].connect(net.now, SERVER, 9, 5).unwrap();
+        net.drain(C);
+        net.run();
+        let closed: Vec<(ConnId, u64)> = net
+            .events
+            .iter()
+            .filter_map(|e| match e.2 {
+                HostEvent::Conn {
+                    conn,
+                    tag,
+                    event: Event::Closed { .. },
+                } if e.1 == C => Some((conn, tag)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(closed, [(c1, 5)]);
+        assert_eq!(net.closes(C), [(ms(60_060), CloseReason::Normal)]);
+    }
+
+    #[test]
     fn state_filter_and_per_state_counts() {
         let mut net = Net::new(TcpConfig::default());
         net.hosts[C].report_state_changes(&[State::TimeWait]);
