@@ -11,7 +11,7 @@ use sim_time::{SimDuration, SimTime};
 use crate::config::{PortSelection, SynCookies, TcpConfig, TwReopen};
 use crate::demux::demux_hash;
 use crate::event::{CloseCounts, Event, Note, RtxCounts, Sink, StaleCounts, State};
-use crate::isn::{isn, splitmix64, SipKey};
+use crate::isn::{isn, isn_cached, splitmix64, SipKey, TupleHashCache};
 use crate::syncookie::{self, COOKIE_MAX_AGE, COOKIE_PERIOD};
 use crate::tcb::{
     time_wait_ack, time_wait_segment, time_wait_timeout, Tcb, TwCore, TwVerdict,
@@ -507,6 +507,8 @@ pub struct Host {
     ip: u32,
     cfg: TcpConfig,
     sip_key: SipKey,
+    /// The ISN hash's state for the last address pair (see [`TupleHashCache`]).
+    isn_cache: TupleHashCache,
     /// Keys the SYN cookies, separate from the ISN key.
     cookie_key: (u64, u64),
     rng: u64,
@@ -573,10 +575,12 @@ impl Host {
         // Drawn after the others, so that ISNs and ports stay what they were before cookies.
         let cookie_key = (splitmix64(&mut s), splitmix64(&mut s));
         let next_port = cfg.ephemeral_ports[0];
+        let sip_key = SipKey::new(secret, k1);
         Host {
             ip,
             cfg,
-            sip_key: SipKey::new(secret, k1),
+            sip_key,
+            isn_cache: TupleHashCache::new(&sip_key),
             cookie_key,
             rng,
             listening: vec![0; 1024],
@@ -647,6 +651,17 @@ impl Host {
     /// The ISN this host would choose now for `local` -> `remote`.
     pub fn isn(&self, now: SimTime, local: Addr, remote: Addr) -> SeqNum {
         isn(&self.cfg, &self.sip_key, now, local, remote)
+    }
+    /// [`isn`](Host::isn) through the host's hash cache: the same value, cheaper.
+    fn next_isn(&mut self, now: SimTime, local: Addr, remote: Addr) -> SeqNum {
+        isn_cached(
+            &self.cfg,
+            &self.sip_key,
+            &mut self.isn_cache,
+            now,
+            local,
+            remote,
+        )
     }
 
     /// The demux entry of `key`: a slot index, or TW_BIT | a TIME-WAIT record index.
@@ -853,7 +868,7 @@ impl Host {
             return Err(ConnectError::TooManyConnections);
         };
         let local = Addr { ip: self.ip, port };
-        let iss = self.isn(now, local, remote);
+        let iss = self.next_isn(now, local, remote);
         let mut sink = host_sink!(self, conn, tag);
         let tcb = Tcb::connect(&self.cfg, now, local, remote, iss, incarnation, &mut sink);
         self.install(conn, tcb, tag, hash);
@@ -1551,7 +1566,10 @@ impl Host {
             self.out.stats.unexpected_segments += 1;
             return;
         };
-        let iss = iss.unwrap_or_else(|| self.isn(now, seg.dst, seg.src));
+        let iss = match iss {
+            Some(iss) => iss,
+            None => self.next_isn(now, seg.dst, seg.src),
+        };
         self.open_passive(conn, seg, hash, |cfg, sink| {
             Tcb::accept(cfg, seg.dst, seg, iss, sink)
         });

@@ -99,6 +99,39 @@ impl SipKey {
     }
 }
 
+/// [`tuple_hash`]'s state after its first message word (the two IP addresses), for the last
+/// pair of addresses hashed. A host's local address never changes and its peers are few, so
+/// consecutive ISNs mostly share the pair: their first two SipRounds are done once.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TupleHashCache {
+    /// The first message word the state is for.
+    ips: u64,
+    v: [u64; 4],
+}
+
+impl TupleHashCache {
+    pub(crate) fn new(key: &SipKey) -> TupleHashCache {
+        let mut v = key.0;
+        sip_compress(&mut v, 0);
+        TupleHashCache { ips: 0, v }
+    }
+}
+
+/// [`tuple_hash`] through `cache`: the same value.
+#[inline]
+fn tuple_hash_cached(key: &SipKey, cache: &mut TupleHashCache, local: Addr, remote: Addr) -> u64 {
+    let ips = local.ip.swap_bytes() as u64 | (remote.ip.swap_bytes() as u64) << 32;
+    if cache.ips != ips {
+        let mut v = key.0;
+        sip_compress(&mut v, ips);
+        *cache = TupleHashCache { ips, v };
+    }
+    let ports = (local.port.swap_bytes() as u32) | (remote.port.swap_bytes() as u32) << 16;
+    let mut v = cache.v;
+    sip_compress(&mut v, 12 << 56 | ports as u64);
+    sip_finish(v)
+}
+
 /// SplitMix64 step: a small, well-mixed deterministic generator (for port selection and for
 /// deriving the second SipHash key from the host secret).
 pub fn splitmix64(state: &mut u64) -> u64 {
@@ -129,12 +162,32 @@ pub(crate) fn isn(
     local: Addr,
     remote: Addr,
 ) -> SeqNum {
+    isn_with(cfg, now, || tuple_hash(key, local, remote))
+}
+
+/// [`isn`] with the hash's first round kept in `cache` (see [`TupleHashCache`]): the same
+/// value.
+pub(crate) fn isn_cached(
+    cfg: &TcpConfig,
+    key: &SipKey,
+    cache: &mut TupleHashCache,
+    now: SimTime,
+    local: Addr,
+    remote: Addr,
+) -> SeqNum {
+    isn_with(cfg, now, || tuple_hash_cached(key, cache, local, remote))
+}
+
+/// The ISN under `cfg` at `now`, `hash` giving `F(4-tuple, secret)` (only called for
+/// `Random`).
+#[inline(always)]
+fn isn_with(cfg: &TcpConfig, now: SimTime, hash: impl FnOnce() -> u64) -> SeqNum {
     let clock = || isn_clock_with_tick(now, cfg.isn_clock_tick);
     match cfg.isn {
         IsnPolicy::Zero => SeqNum(0),
         IsnPolicy::Constant => SeqNum(cfg.isn_constant),
         IsnPolicy::Clock => SeqNum(clock()),
-        IsnPolicy::Random => SeqNum(clock().wrapping_add(tuple_hash(key, local, remote) as u32)),
+        IsnPolicy::Random => SeqNum(clock().wrapping_add(hash() as u32)),
     }
 }
 
@@ -185,6 +238,23 @@ mod tests {
             assert_eq!(
                 tuple_hash(&SipKey::new(key.0, key.1), local, remote),
                 siphash24(key.0, key.1, &tuple_bytes(local, remote)),
+                "{local:?} {remote:?}"
+            );
+        }
+        // The cached form gives the same values, whether the address pair changes or not.
+        let key = SipKey::new(5, 6);
+        let mut cache = TupleHashCache::new(&key);
+        let mut s = 11u64;
+        for i in 0..2000u64 {
+            let r = splitmix64(&mut s);
+            let local = Addr::new((i % 3) as u32, r as u16);
+            let remote = Addr::new(
+                if i % 7 == 0 { r as u32 >> 16 } else { 0 },
+                (r >> 16) as u16,
+            );
+            assert_eq!(
+                tuple_hash_cached(&key, &mut cache, local, remote),
+                tuple_hash(&key, local, remote),
                 "{local:?} {remote:?}"
             );
         }
