@@ -939,6 +939,10 @@ impl Host {
     }
 
     /// `hash`: the demux hash of the TCB's 4-tuple, which every caller has just looked up.
+    ///
+    /// Always inlined, like the TCB constructors, so that the new TCB is built straight in
+    /// its slot instead of on the stack and then copied (128 bytes) into it.
+    #[inline(always)]
     fn install(&mut self, conn: ConnId, tcb: Tcb, tag: u64, hash: u64) {
         let key = conn_key(tcb.local.port, tcb.remote);
         let slot = Slot {

@@ -323,7 +323,9 @@ impl Tcb {
     }
 
     /// OPEN, active (RFC 9293 §3.10.1): SND.UNA = ISS, SND.NXT = ISS + 1, SYN-SENT; the SYN
-    /// goes out on the next `poll_transmit`.
+    /// goes out on the next `poll_transmit`. Inlined (as `accept`) so that the host builds
+    /// the TCB in place in its slot rather than copying it there.
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub fn connect<S: Sink>(
         cfg: &TcpConfig,
@@ -344,6 +346,7 @@ impl Tcb {
 
     /// LISTEN's answer to a SYN (RFC 9293 §3.10.7.2, third step): RCV.NXT = SEG.SEQ + 1,
     /// SYN-RECEIVED; the SYN-ACK goes out on the next `poll_transmit`.
+    #[inline(always)]
     pub fn accept<S: Sink>(
         cfg: &TcpConfig,
         local: Addr,
