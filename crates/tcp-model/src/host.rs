@@ -696,7 +696,7 @@ impl Host {
 
     /// The demux entry of live slot `i` (whose 4-tuple is `key`), for an update or a removal:
     /// straight from the slot's bucket hint when it still holds `i`, else by hash.
-    #[inline]
+    #[inline(always)]
     fn demux_slot_entry(&mut self, key: u64, i: u32) -> Option<OccupiedEntry<'_, u32>> {
         let b = self.slots[i as usize].demux_bucket as usize;
         if self.demux.get_bucket(b) == Some(&i) {
