@@ -1290,7 +1290,10 @@ impl Host {
         self.tw_odd_tags.get(&j).copied().unwrap_or(inc)
     }
 
-    /// TIME-WAIT record `j`'s timer, if it is due: report the close and free it.
+    /// TIME-WAIT record `j`'s timer, if it is due: report the close and free it. Inlined
+    /// with what it calls (`time_wait_timeout`, `release_tw`) into the lane's wake-up, which
+    /// runs it once per connection.
+    #[inline(always)]
     fn expire_time_wait(&mut self, now: SimTime, j: u32, conn: ConnId) -> bool {
         let tag = self.tw_tag(j);
         let core = self.tw[j as usize].core();
@@ -1311,6 +1314,7 @@ impl Host {
         })
     }
 
+    #[inline(always)]
     fn release_tw(&mut self, j: u32) {
         let rec = self.tw[j as usize];
         let v = TW_BIT | j;

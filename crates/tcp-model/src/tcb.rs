@@ -214,6 +214,7 @@ pub(crate) fn time_wait_segment<S: Sink>(
 
 /// TIME-WAIT's timer (RFC 9293 §3.10.8): at `expires_at` the connection closes normally.
 /// Returns true (events reported) if it expired.
+#[inline(always)]
 pub(crate) fn time_wait_timeout<S: Sink>(tw: &TwCore, now: SimTime, sink: &mut S) -> bool {
     if now < tw.expires_at {
         return false;
