@@ -1204,7 +1204,8 @@ impl Host {
     /// `at` keeps it in time order, which is always the case with a constant 2×MSL, or else
     /// with a wake-up of its own.
     fn schedule_time_wait(&mut self, conn: ConnId, j: u32, at: SimTime) {
-        if self.tw_lane.is_empty() {
+        let was_empty = self.tw_lane.is_empty();
+        if was_empty {
             self.tw_lane_base = at;
             self.tw_lane_back = at;
         } else if at < self.tw_lane_back {
@@ -1218,7 +1219,11 @@ impl Host {
         }
         self.tw_lane.push_back((j, delta_ns as u32));
         self.tw_lane_back = at;
-        self.request_lane_wakeup();
+        // Appended behind a head whose wake-up is outstanding already (a lane with entries
+        // always has one: see `on_lane_timeout`), there is nothing to ask for.
+        if was_empty {
+            self.request_lane_wakeup();
+        }
     }
 
     /// The lane's head: its record index and expiry. Folds [`LANE_GAP`] entries into the
