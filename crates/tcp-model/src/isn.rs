@@ -166,7 +166,8 @@ pub(crate) fn isn(
 }
 
 /// [`isn`] with the hash's first round kept in `cache` (see [`TupleHashCache`]): the same
-/// value.
+/// value. Inlined into the host's two opens (once per connection each).
+#[inline(always)]
 pub(crate) fn isn_cached(
     cfg: &TcpConfig,
     key: &SipKey,
