@@ -682,6 +682,8 @@ impl Host {
 
     /// Adds entry `v` (for `key`, whose hash is `hash`, which has none): its slot or record
     /// must hold `key` already. Returns the entry's bucket index (see `Slot::demux_bucket`).
+    /// Inlined into `install` (once per connection); growing the table stays out of line.
+    #[inline(always)]
     fn demux_insert(&mut self, key: u64, hash: u64, v: u32) -> u32 {
         debug_assert!(self.demux_get(key).is_none(), "a 4-tuple entered twice");
         debug_assert_eq!(hash, demux_hash(key));
