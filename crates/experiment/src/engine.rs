@@ -1236,25 +1236,44 @@ impl Engine<'_> {
         let done = (end(0) || r.client_outcome == Some(Outcome::PortExhausted))
             && (r.server.is_none() || end(1))
             && !r.peer_open_pending;
-        if done {
+        if !done {
+            return;
+        }
+        if self.keep_rows {
             // The row is built from the record where it lies: moving 152 bytes out of the
             // table and into `finalize` would cost more than the rest of this.
             let row = conn_row(id, r);
             self.live.discard(id);
             self.finalize(row);
+        } else {
+            // Without rows the summary is all a finished connection feeds, and it reads
+            // five of a row's fields: take them from the record, with no row built.
+            self.summary.add_parts(
+                r.client_outcome.unwrap_or(Outcome::Unfinished),
+                r.server_outcome,
+                handshake_ns(r),
+                close_ns(r),
+                r.rtx,
+            );
+            self.live.discard(id);
+            self.count_finished(id);
         }
     }
 
     fn finalize(&mut self, row: ConnRow) {
-        self.finished += 1;
-        // Both ends are done: drop the links' per-connection fault counters, which would
-        // otherwise grow by one entry per connection for faults that match every connection.
-        self.c2s.forget_connection(row.id as u64);
-        self.s2c.forget_connection(row.id as u64);
+        self.count_finished(row.id);
         self.summary.add(&row);
         if self.keep_rows {
             self.rows.push(row);
         }
+    }
+
+    fn count_finished(&mut self, id: u32) {
+        self.finished += 1;
+        // Both ends are done: drop the links' per-connection fault counters, which would
+        // otherwise grow by one entry per connection for faults that match every connection.
+        self.c2s.forget_connection(id as u64);
+        self.s2c.forget_connection(id as u64);
     }
 
     fn finish(mut self, stop: StopReason) -> (RunOutput, Option<Box<Tracer>>) {
@@ -1366,16 +1385,25 @@ fn conn_row(id: u32, rec: &Rec) -> ConnRow {
         time_wait_ns: rec.t_time_wait.get().map(SimTime::as_nanos),
         client_closed_ns: rec.t_client_closed.get().map(SimTime::as_nanos),
         server_closed_ns: rec.t_server_closed.get().map(SimTime::as_nanos),
-        handshake_ns: rec
-            .t_established
-            .get()
-            .map(|t| (t - rec.t_connect).as_nanos()),
-        close_ns: match (rec.t_first_close.get(), rec.t_teardown.map(Stamp::get)) {
-            (Some(start), [Some(a), Some(b)]) => Some((a.max(b) - start).as_nanos()),
-            (Some(start), [Some(a), None]) if rec.server.is_none() => Some((a - start).as_nanos()),
-            _ => None,
-        },
+        handshake_ns: handshake_ns(rec),
+        close_ns: close_ns(rec),
         rtx: rec.rtx,
+    }
+}
+
+/// [`ConnRow::handshake_ns`] of a record.
+fn handshake_ns(rec: &Rec) -> Option<u64> {
+    rec.t_established
+        .get()
+        .map(|t| (t - rec.t_connect).as_nanos())
+}
+
+/// [`ConnRow::close_ns`] of a record.
+fn close_ns(rec: &Rec) -> Option<u64> {
+    match (rec.t_first_close.get(), rec.t_teardown.map(Stamp::get)) {
+        (Some(start), [Some(a), Some(b)]) => Some((a.max(b) - start).as_nanos()),
+        (Some(start), [Some(a), None]) if rec.server.is_none() => Some((a - start).as_nanos()),
+        _ => None,
     }
 }
 
