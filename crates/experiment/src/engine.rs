@@ -13,7 +13,7 @@ use tcp_model::{
     TimerToken,
 };
 
-use crate::config::{Arrival, CloseFirst, OpenMode, RunConfig};
+use crate::config::{Arrival, CloseFirst, OpenMode, RunConfig, WorkloadConfig};
 use crate::rectable::RecTable;
 use crate::stats::{ConnRow, Outcome, RunSummary, ServerOutcome};
 use crate::timeseries::{self, Sample};
@@ -884,17 +884,61 @@ impl Engine<'_> {
             }
         }
         let id = tag as u32;
-        let owned = self.find(id).is_some_and(|r| match side {
-            Side::Client => r.client == Some(conn),
-            Side::Server => r.server == Some(conn),
-        });
-        if owned {
-            match side {
-                Side::Client => self.on_client(now, id, event),
-                Side::Server => self.on_server(now, id, event)?,
+        let Some(mut h) = self.handler(now, id) else {
+            return Ok(());
+        };
+        let owned = match side {
+            Side::Client => h.rec.client == Some(conn),
+            Side::Server => h.rec.server == Some(conn),
+        };
+        if !owned {
+            return Ok(());
+        }
+        match side {
+            Side::Client => h.on_client(event),
+            Side::Server => h.on_server(event),
+        }
+        let (delayed, done) = (h.delayed, h.done);
+        if delayed > 0 {
+            let at = now + self.cfg.workload.think_time;
+            for _ in 0..delayed {
+                self.schedule(at, Ev::Respond { id })?;
             }
         }
+        if done {
+            self.retire(id);
+        }
         Ok(())
+    }
+
+    /// The handler of an event of connection `id`, if it is live. It holds the record,
+    /// looked up once, next to the hosts the application calls: the table is borrowed
+    /// apart from them, so no step of the handling looks the record up again.
+    #[inline(always)]
+    fn handler(&mut self, now: SimTime, id: u32) -> Option<Handler<'_>> {
+        let Engine {
+            cfg,
+            live,
+            client,
+            server,
+            tracer,
+            app_called,
+            keep_rows,
+            ..
+        } = self;
+        let rec = live.get_mut(id)?;
+        Some(Handler {
+            w: &cfg.workload,
+            now,
+            rec,
+            client,
+            server,
+            tracer: tracer.as_deref_mut().filter(|t| t.connection() == id),
+            app_called,
+            early: !*keep_rows,
+            delayed: 0,
+            done: false,
+        })
     }
 
     /// The record of live connection `id`.
@@ -911,334 +955,27 @@ impl Engine<'_> {
         self.live.remove(id)
     }
 
-    fn on_client(&mut self, now: SimTime, id: u32, ev: Event) {
-        let w = self.cfg.workload.clone();
-        match ev {
-            Event::StateChanged { to, .. } => {
-                let rec = self.rec(id);
-                if matches!(to, State::TimeWait | State::Closed)
-                    && rec.t_teardown[0].is_none()
-                    && rec.t_first_close.is_some()
-                {
-                    rec.t_teardown[0].set(now);
-                }
-                if to == State::TimeWait && rec.t_time_wait.is_none() {
-                    rec.t_time_wait.set(now);
-                }
-                if to == State::TimeWait {
-                    // The exchange is over and TIME-WAIT can only end normally or be killed,
-                    // both a normal close for the workload: the outcome is known now.
-                    let all_data = rec.responses_received == w.requests_per_connection;
-                    rec.in_time_wait[0] = true;
-                    rec.client_outcome = Some(if all_data {
-                        Outcome::Completed
-                    } else {
-                        Outcome::Incomplete
-                    });
-                    self.maybe_finalize(id);
-                }
-            }
-            Event::Connected => {
-                let rec = self.rec(id);
-                rec.t_established.set(now);
-                self.next_request(now, id);
-            }
-            Event::Received { bytes } => {
-                let rec = self.rec(id);
-                rec.response_bytes_got += bytes as u64;
-                let mut progressed = false;
-                while rec.responses_received < rec.requests_sent
-                    && rec.response_bytes_got
-                        >= w.response_bytes * (rec.responses_received as u64 + 1)
-                {
-                    rec.responses_received += 1;
-                    progressed = true;
-                }
-                if progressed && rec.responses_received == rec.requests_sent {
-                    self.next_request(now, id);
-                }
-            }
-            Event::PeerFin => {
-                if !self.rec(id).client_app_closed {
-                    self.client_close(now, id);
-                }
-            }
-            Event::Retransmit { kind } => self.rec(id).rtx[rtx_index(kind)] += 1,
-            Event::Closed { reason } => {
-                let all_data = {
-                    let r = self.rec(id);
-                    r.responses_received == w.requests_per_connection
-                };
-                let rec = self.rec(id);
-                rec.t_client_closed.set(now);
-                if rec.t_teardown[0].is_none() && rec.t_first_close.is_some() {
-                    rec.t_teardown[0].set(now);
-                }
-                rec.client_outcome = Some(match reason {
-                    CloseReason::Normal | CloseReason::TimeWaitKilled if all_data => {
-                        Outcome::Completed
-                    }
-                    CloseReason::Normal | CloseReason::TimeWaitKilled => Outcome::Incomplete,
-                    CloseReason::Reset => Outcome::Reset,
-                    // A client reaches SYN-RECEIVED only in a simultaneous open: running out of
-                    // retries there is a connect() that never completed, as in SYN-SENT.
-                    CloseReason::ConnectTimeout | CloseReason::HandshakeTimeout => {
-                        Outcome::ConnectTimeout
-                    }
-                    // Retransmissions ran out after the handshake, the application aborted,
-                    // or the peer's FIN never came (FIN-WAIT-2 timeout): no normal close.
-                    _ => Outcome::Aborted,
-                });
-                self.maybe_finalize(id);
-            }
-            Event::StaleAccepted { .. } => {}
-        }
-    }
-
-    /// The client sends its next request, or closes when all exchanges are done.
-    fn next_request(&mut self, now: SimTime, id: u32) {
-        let w = &self.cfg.workload;
-        let (req_bytes, resp_bytes, total, close_first, half_close) = (
-            w.request_bytes,
-            w.response_bytes,
-            w.requests_per_connection,
-            w.close_first,
-            w.half_close,
-        );
-        let rec = self.rec(id);
-        if rec.requests_sent < total {
-            rec.requests_sent += 1;
-            let conn = rec.client.expect("live client");
-            if resp_bytes == 0 {
-                // Nothing will come back to wait for: the exchange is done once sent.
-                rec.responses_received = rec.requests_sent;
-            }
-            if half_close && rec_last(self.rec(id), total) && !self.rec(id).client_app_closed {
-                // Shut the sending side: the FIN rides on the last request, and the
-                // responses arrive in FIN-WAIT-2.
-                let rec = self.rec(id);
-                rec.client_app_closed = true;
-                rec.t_first_close.get_or_insert(now);
-                let op = if req_bytes > 0 {
-                    AppOp::SendClose(req_bytes)
-                } else {
-                    AppOp::Close
-                };
-                self.app(now, Side::Client, id, conn, op);
-            } else if req_bytes > 0 {
-                self.app(now, Side::Client, id, conn, AppOp::Send(req_bytes));
-            }
-            if resp_bytes == 0 {
-                self.next_request(now, id);
-            }
-            return;
-        }
-        match close_first {
-            CloseFirst::Client => self.client_close(now, id),
-            // The server closes after its last response; the client closes on the FIN.
-            CloseFirst::Server => {}
-            CloseFirst::Both => {
-                self.client_close(now, id);
-                if !self.rec(id).server_app_closed && self.rec(id).server.is_some() {
-                    self.server_close(now, id);
-                }
-            }
-        }
-    }
-
-    fn client_close(&mut self, now: SimTime, id: u32) {
-        let rec = self.rec(id);
-        if rec.client_app_closed {
-            return;
-        }
-        rec.client_app_closed = true;
-        rec.t_first_close.get_or_insert(now);
-        let conn = rec.client.expect("live client");
-        self.app(now, Side::Client, id, conn, AppOp::Close);
-    }
-
-    fn server_close(&mut self, now: SimTime, id: u32) {
-        let rec = self.rec(id);
-        if rec.server_app_closed {
-            return;
-        }
-        rec.server_app_closed = true;
-        rec.t_first_close.get_or_insert(now);
-        let conn = rec.server.expect("live server");
-        self.app(now, Side::Server, id, conn, AppOp::Close);
-    }
-
-    fn on_server(&mut self, now: SimTime, id: u32, ev: Event) -> Result<(), Halt> {
-        let (req_bytes, think) = (
-            self.cfg.workload.request_bytes,
-            self.cfg.workload.think_time,
-        );
-        match ev {
-            Event::StateChanged { to, .. } => {
-                let rec = self.rec(id);
-                if matches!(to, State::TimeWait | State::Closed)
-                    && rec.t_teardown[1].is_none()
-                    && rec.t_first_close.is_some()
-                {
-                    rec.t_teardown[1].set(now);
-                }
-                if to == State::TimeWait && rec.t_time_wait.is_none() {
-                    rec.t_time_wait.set(now);
-                }
-                if to == State::TimeWait {
-                    rec.in_time_wait[1] = true;
-                    rec.server_outcome = Some(ServerOutcome::Closed);
-                    self.maybe_finalize(id);
-                }
-            }
-            Event::Connected => {
-                if req_bytes == 0 {
-                    // No request to wait for: answer as soon as the connection is accepted.
-                    self.rec(id).requests_received = 1;
-                    self.request_complete(now, id, think)?;
-                }
-            }
-            Event::Received { bytes } => {
-                let total = self.cfg.workload.requests_per_connection;
-                let rec = self.rec(id);
-                rec.request_bytes_got += bytes as u64;
-                let mut complete = 0;
-                while req_bytes > 0
-                    && rec.requests_received < total
-                    && rec.request_bytes_got >= req_bytes * (rec.requests_received as u64 + 1)
-                {
-                    rec.requests_received += 1;
-                    complete += 1;
-                }
-                for _ in 0..complete {
-                    self.request_complete(now, id, think)?;
-                }
-            }
-            Event::PeerFin => {
-                let total = self.cfg.workload.requests_per_connection;
-                let close_on_eof = self.cfg.workload.server_close_on_eof;
-                let rec = self.rec(id);
-                rec.server_peer_fin = true;
-                // EOF: close once every response owed has been sent (half-close keeps
-                // the server sending after the client's FIN).
-                if close_on_eof
-                    && rec.responses_sent >= rec.requests_received.min(total)
-                    && !rec.server_app_closed
-                {
-                    self.server_close(now, id);
-                }
-            }
-            Event::Retransmit { kind } => self.rec(id).rtx[rtx_index(kind)] += 1,
-            Event::Closed { reason } => {
-                let rec = self.rec(id);
-                rec.t_server_closed.set(now);
-                if rec.t_teardown[1].is_none() && rec.t_first_close.is_some() {
-                    rec.t_teardown[1].set(now);
-                }
-                rec.server_outcome = Some(match reason {
-                    CloseReason::Normal | CloseReason::TimeWaitKilled => ServerOutcome::Closed,
-                    CloseReason::Reset => ServerOutcome::Reset,
-                    _ => ServerOutcome::Timeout,
-                });
-                self.maybe_finalize(id);
-            }
-            Event::StaleAccepted { .. } => {}
-        }
-        Ok(())
-    }
-
-    fn request_complete(&mut self, now: SimTime, id: u32, think: SimDuration) -> Result<(), Halt> {
-        if think.is_zero() {
-            self.respond(now, id);
-            Ok(())
-        } else {
-            self.schedule(now + think, Ev::Respond { id }).map(|_| ())
-        }
-    }
-
+    /// A response whose think time is over.
+    #[inline(never)]
     fn respond(&mut self, now: SimTime, id: u32) {
-        let w = &self.cfg.workload;
-        let (bytes, total, close_first) =
-            (w.response_bytes, w.requests_per_connection, w.close_first);
-        let Some(rec) = self.find(id) else {
-            return;
-        };
-        let Some(conn) = rec.server else { return };
-        if rec.server_outcome.is_some() {
-            return;
-        }
-        rec.responses_sent += 1;
-        let last = rec.responses_sent == total;
-        let peer_fin = rec.server_peer_fin;
-        let on_eof = peer_fin && self.cfg.workload.server_close_on_eof;
-        let closing = last && (close_first == CloseFirst::Server || on_eof);
-        if closing && bytes > 0 && !self.rec(id).server_app_closed {
-            let rec = self.rec(id);
-            rec.server_app_closed = true;
-            rec.t_first_close.get_or_insert(now);
-            self.app(now, Side::Server, id, conn, AppOp::SendClose(bytes));
-            return;
-        }
-        if bytes > 0 {
-            self.app(now, Side::Server, id, conn, AppOp::Send(bytes));
-        }
-        if closing {
-            self.server_close(now, id);
+        if let Some(mut h) = self.handler(now, id) {
+            h.respond();
         }
     }
 
-    /// Every application call of the workload goes through here, so a trace sees each one
-    /// with the state it found and left.
-    fn app(&mut self, now: SimTime, side: Side, id: u32, conn: ConnId, op: AppOp) {
-        self.app_called = true;
-        let host = match side {
-            Side::Client => &mut self.client,
-            Side::Server => &mut self.server,
-        };
-        let tracer = self.tracer.as_deref_mut().filter(|t| t.connection() == id);
-        let before = tracer.as_ref().and_then(|_| host.conn_state(conn));
-        let call = match op {
-            AppOp::Send(bytes) => {
-                host.send(now, conn, bytes);
-                AppCall::Send { bytes }
-            }
-            AppOp::Close => {
-                host.close(now, conn);
-                AppCall::Close
-            }
-            AppOp::SendClose(bytes) => {
-                host.send_and_close(now, conn, bytes);
-                if let Some(t) = tracer {
-                    // Traced as the two calls the application made.
-                    t.app_call(now, side, AppCall::Send { bytes }, before, before);
-                    t.app_call(now, side, AppCall::Close, before, host.conn_state(conn));
-                }
-                return;
-            }
-        };
-        if let Some(t) = tracer {
-            t.app_call(now, side, call, before, host.conn_state(conn));
-        }
-    }
-
-    /// Finalizes connection `id` once the workload is done with both ends: each is CLOSED or,
-    /// unless connection rows are kept, in TIME-WAIT. A row reports when each end reached
-    /// CLOSED, so with rows the record lives on through TIME-WAIT; without them, nothing
-    /// the summary reports can change any more, and dropping the record there is what keeps
-    /// millions of connections in TIME-WAIT affordable (the hosts' compact records remain).
+    /// Finalizes connection `id` if the workload is done with it (see [`finished`]).
     fn maybe_finalize(&mut self, id: u32) {
         let early = !self.keep_rows;
+        if self.live.get_mut(id).is_some_and(|r| finished(r, early)) {
+            self.retire(id);
+        }
+    }
+
+    /// Finalizes live connection `id`, which the workload is done with, and forgets it.
+    fn retire(&mut self, id: u32) {
         let Some(r) = self.live.get_mut(id) else {
             return;
         };
-        let closed = [r.t_client_closed.is_some(), r.t_server_closed.is_some()];
-        let end = |i: usize| closed[i] || (early && r.in_time_wait[i]);
-        let done = (end(0) || r.client_outcome == Some(Outcome::PortExhausted))
-            && (r.server.is_none() || end(1))
-            && !r.peer_open_pending;
-        if !done {
-            return;
-        }
         if self.keep_rows {
             // The row is built from the record where it lies: moving 152 bytes out of the
             // table and into `finalize` would cost more than the rest of this.
@@ -1361,6 +1098,342 @@ impl Engine<'_> {
             self.tracer,
         )
     }
+}
+
+/// The workload's handling of one event of a live connection: its record and the hosts the
+/// application calls (see [`Engine::handler`]). What needs the rest of the engine, it leaves
+/// for the engine to do when it is done: queueing responses, finalizing the connection.
+struct Handler<'e> {
+    w: &'e WorkloadConfig,
+    now: SimTime,
+    rec: &'e mut Rec,
+    client: &'e mut Host,
+    server: &'e mut Host,
+    /// The tracer, when it traces this connection.
+    tracer: Option<&'e mut Tracer>,
+    app_called: &'e mut bool,
+    /// No connection rows are kept: an end in TIME-WAIT is done (see [`finished`]).
+    early: bool,
+    /// Responses whose think time has begun, for the engine to queue.
+    delayed: u32,
+    /// The workload is done with the connection, for the engine to finalize.
+    done: bool,
+}
+
+impl Handler<'_> {
+    fn on_client(&mut self, ev: Event) {
+        let now = self.now;
+        let total = self.w.requests_per_connection;
+        let rec = &mut *self.rec;
+        match ev {
+            Event::StateChanged { to, .. } => {
+                if matches!(to, State::TimeWait | State::Closed)
+                    && rec.t_teardown[0].is_none()
+                    && rec.t_first_close.is_some()
+                {
+                    rec.t_teardown[0].set(now);
+                }
+                if to == State::TimeWait && rec.t_time_wait.is_none() {
+                    rec.t_time_wait.set(now);
+                }
+                if to == State::TimeWait {
+                    // The exchange is over and TIME-WAIT can only end normally or be killed,
+                    // both a normal close for the workload: the outcome is known now.
+                    let all_data = rec.responses_received == total;
+                    rec.in_time_wait[0] = true;
+                    rec.client_outcome = Some(if all_data {
+                        Outcome::Completed
+                    } else {
+                        Outcome::Incomplete
+                    });
+                    self.maybe_finalize();
+                }
+            }
+            Event::Connected => {
+                rec.t_established.set(now);
+                self.next_request();
+            }
+            Event::Received { bytes } => {
+                let response_bytes = self.w.response_bytes;
+                rec.response_bytes_got += bytes as u64;
+                let mut progressed = false;
+                while rec.responses_received < rec.requests_sent
+                    && rec.response_bytes_got
+                        >= response_bytes * (rec.responses_received as u64 + 1)
+                {
+                    rec.responses_received += 1;
+                    progressed = true;
+                }
+                if progressed && rec.responses_received == rec.requests_sent {
+                    self.next_request();
+                }
+            }
+            Event::PeerFin => {
+                if !rec.client_app_closed {
+                    self.client_close();
+                }
+            }
+            Event::Retransmit { kind } => rec.rtx[rtx_index(kind)] += 1,
+            Event::Closed { reason } => {
+                let all_data = rec.responses_received == total;
+                rec.t_client_closed.set(now);
+                if rec.t_teardown[0].is_none() && rec.t_first_close.is_some() {
+                    rec.t_teardown[0].set(now);
+                }
+                rec.client_outcome = Some(match reason {
+                    CloseReason::Normal | CloseReason::TimeWaitKilled if all_data => {
+                        Outcome::Completed
+                    }
+                    CloseReason::Normal | CloseReason::TimeWaitKilled => Outcome::Incomplete,
+                    CloseReason::Reset => Outcome::Reset,
+                    // A client reaches SYN-RECEIVED only in a simultaneous open: running out of
+                    // retries there is a connect() that never completed, as in SYN-SENT.
+                    CloseReason::ConnectTimeout | CloseReason::HandshakeTimeout => {
+                        Outcome::ConnectTimeout
+                    }
+                    // Retransmissions ran out after the handshake, the application aborted,
+                    // or the peer's FIN never came (FIN-WAIT-2 timeout): no normal close.
+                    _ => Outcome::Aborted,
+                });
+                self.maybe_finalize();
+            }
+            Event::StaleAccepted { .. } => {}
+        }
+    }
+
+    /// The client sends its next request, or closes when all exchanges are done.
+    fn next_request(&mut self) {
+        let now = self.now;
+        let w = self.w;
+        let (req_bytes, resp_bytes, total, close_first, half_close) = (
+            w.request_bytes,
+            w.response_bytes,
+            w.requests_per_connection,
+            w.close_first,
+            w.half_close,
+        );
+        let rec = &mut *self.rec;
+        if rec.requests_sent < total {
+            rec.requests_sent += 1;
+            let conn = rec.client.expect("live client");
+            if resp_bytes == 0 {
+                // Nothing will come back to wait for: the exchange is done once sent.
+                rec.responses_received = rec.requests_sent;
+            }
+            if half_close && rec_last(rec, total) && !rec.client_app_closed {
+                // Shut the sending side: the FIN rides on the last request, and the
+                // responses arrive in FIN-WAIT-2.
+                rec.client_app_closed = true;
+                rec.t_first_close.get_or_insert(now);
+                let op = if req_bytes > 0 {
+                    AppOp::SendClose(req_bytes)
+                } else {
+                    AppOp::Close
+                };
+                self.app(Side::Client, conn, op);
+            } else if req_bytes > 0 {
+                self.app(Side::Client, conn, AppOp::Send(req_bytes));
+            }
+            if resp_bytes == 0 {
+                self.next_request();
+            }
+            return;
+        }
+        match close_first {
+            CloseFirst::Client => self.client_close(),
+            // The server closes after its last response; the client closes on the FIN.
+            CloseFirst::Server => {}
+            CloseFirst::Both => {
+                self.client_close();
+                if !self.rec.server_app_closed && self.rec.server.is_some() {
+                    self.server_close();
+                }
+            }
+        }
+    }
+
+    fn client_close(&mut self) {
+        let rec = &mut *self.rec;
+        if rec.client_app_closed {
+            return;
+        }
+        rec.client_app_closed = true;
+        rec.t_first_close.get_or_insert(self.now);
+        let conn = rec.client.expect("live client");
+        self.app(Side::Client, conn, AppOp::Close);
+    }
+
+    fn server_close(&mut self) {
+        let rec = &mut *self.rec;
+        if rec.server_app_closed {
+            return;
+        }
+        rec.server_app_closed = true;
+        rec.t_first_close.get_or_insert(self.now);
+        let conn = rec.server.expect("live server");
+        self.app(Side::Server, conn, AppOp::Close);
+    }
+
+    fn on_server(&mut self, ev: Event) {
+        let now = self.now;
+        let (req_bytes, total) = (self.w.request_bytes, self.w.requests_per_connection);
+        let rec = &mut *self.rec;
+        match ev {
+            Event::StateChanged { to, .. } => {
+                if matches!(to, State::TimeWait | State::Closed)
+                    && rec.t_teardown[1].is_none()
+                    && rec.t_first_close.is_some()
+                {
+                    rec.t_teardown[1].set(now);
+                }
+                if to == State::TimeWait && rec.t_time_wait.is_none() {
+                    rec.t_time_wait.set(now);
+                }
+                if to == State::TimeWait {
+                    rec.in_time_wait[1] = true;
+                    rec.server_outcome = Some(ServerOutcome::Closed);
+                    self.maybe_finalize();
+                }
+            }
+            Event::Connected => {
+                if req_bytes == 0 {
+                    // No request to wait for: answer as soon as the connection is accepted.
+                    rec.requests_received = 1;
+                    self.request_complete();
+                }
+            }
+            Event::Received { bytes } => {
+                rec.request_bytes_got += bytes as u64;
+                let mut complete = 0;
+                while req_bytes > 0
+                    && rec.requests_received < total
+                    && rec.request_bytes_got >= req_bytes * (rec.requests_received as u64 + 1)
+                {
+                    rec.requests_received += 1;
+                    complete += 1;
+                }
+                for _ in 0..complete {
+                    self.request_complete();
+                }
+            }
+            Event::PeerFin => {
+                let close_on_eof = self.w.server_close_on_eof;
+                rec.server_peer_fin = true;
+                // EOF: close once every response owed has been sent (half-close keeps
+                // the server sending after the client's FIN).
+                if close_on_eof
+                    && rec.responses_sent >= rec.requests_received.min(total)
+                    && !rec.server_app_closed
+                {
+                    self.server_close();
+                }
+            }
+            Event::Retransmit { kind } => rec.rtx[rtx_index(kind)] += 1,
+            Event::Closed { reason } => {
+                rec.t_server_closed.set(now);
+                if rec.t_teardown[1].is_none() && rec.t_first_close.is_some() {
+                    rec.t_teardown[1].set(now);
+                }
+                rec.server_outcome = Some(match reason {
+                    CloseReason::Normal | CloseReason::TimeWaitKilled => ServerOutcome::Closed,
+                    CloseReason::Reset => ServerOutcome::Reset,
+                    _ => ServerOutcome::Timeout,
+                });
+                self.maybe_finalize();
+            }
+            Event::StaleAccepted { .. } => {}
+        }
+    }
+
+    /// The server has a whole request: it responds now, or after its think time.
+    fn request_complete(&mut self) {
+        if self.w.think_time.is_zero() {
+            self.respond();
+        } else {
+            self.delayed += 1;
+        }
+    }
+
+    fn respond(&mut self) {
+        let w = self.w;
+        let (bytes, total, close_first) =
+            (w.response_bytes, w.requests_per_connection, w.close_first);
+        let rec = &mut *self.rec;
+        let Some(conn) = rec.server else { return };
+        if rec.server_outcome.is_some() {
+            return;
+        }
+        rec.responses_sent += 1;
+        let last = rec.responses_sent == total;
+        let peer_fin = rec.server_peer_fin;
+        let on_eof = peer_fin && w.server_close_on_eof;
+        let closing = last && (close_first == CloseFirst::Server || on_eof);
+        if closing && bytes > 0 && !rec.server_app_closed {
+            rec.server_app_closed = true;
+            rec.t_first_close.get_or_insert(self.now);
+            self.app(Side::Server, conn, AppOp::SendClose(bytes));
+            return;
+        }
+        if bytes > 0 {
+            self.app(Side::Server, conn, AppOp::Send(bytes));
+        }
+        if closing {
+            self.server_close();
+        }
+    }
+
+    /// Marks the connection for finalizing if the workload is done with it.
+    fn maybe_finalize(&mut self) {
+        self.done = finished(self.rec, self.early);
+    }
+
+    /// Every application call of the workload goes through here, so a trace sees each one
+    /// with the state it found and left.
+    fn app(&mut self, side: Side, conn: ConnId, op: AppOp) {
+        let now = self.now;
+        *self.app_called = true;
+        let host = match side {
+            Side::Client => &mut *self.client,
+            Side::Server => &mut *self.server,
+        };
+        let tracer = self.tracer.as_deref_mut();
+        let before = tracer.as_ref().and_then(|_| host.conn_state(conn));
+        let call = match op {
+            AppOp::Send(bytes) => {
+                host.send(now, conn, bytes);
+                AppCall::Send { bytes }
+            }
+            AppOp::Close => {
+                host.close(now, conn);
+                AppCall::Close
+            }
+            AppOp::SendClose(bytes) => {
+                host.send_and_close(now, conn, bytes);
+                if let Some(t) = tracer {
+                    // Traced as the two calls the application made.
+                    t.app_call(now, side, AppCall::Send { bytes }, before, before);
+                    t.app_call(now, side, AppCall::Close, before, host.conn_state(conn));
+                }
+                return;
+            }
+        };
+        if let Some(t) = tracer {
+            t.app_call(now, side, call, before, host.conn_state(conn));
+        }
+    }
+}
+
+/// Whether the workload is done with both ends of a connection: each is CLOSED or, when
+/// `early` (no connection rows kept), in TIME-WAIT. A row reports when each end reached
+/// CLOSED, so with rows the record lives on through TIME-WAIT; without them, nothing the
+/// summary reports can change any more, and dropping the record there is what keeps
+/// millions of connections in TIME-WAIT affordable (the hosts' compact records remain).
+fn finished(r: &Rec, early: bool) -> bool {
+    let closed = [r.t_client_closed.is_some(), r.t_server_closed.is_some()];
+    let end = |i: usize| closed[i] || (early && r.in_time_wait[i]);
+    (end(0) || r.client_outcome == Some(Outcome::PortExhausted))
+        && (r.server.is_none() || end(1))
+        && !r.peer_open_pending
 }
 
 /// Stores a timer handle for a slot beyond the table: the table grows to the hosts' peak
