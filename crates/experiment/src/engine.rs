@@ -1389,9 +1389,29 @@ impl Handler<'_> {
 
     /// Every application call of the workload goes through here, so a trace sees each one
     /// with the state it found and left.
+    #[inline]
     fn app(&mut self, side: Side, conn: ConnId, op: AppOp) {
-        let now = self.now;
         *self.app_called = true;
+        if self.tracer.is_some() {
+            return self.app_traced(side, conn, op);
+        }
+        let now = self.now;
+        let host = match side {
+            Side::Client => &mut *self.client,
+            Side::Server => &mut *self.server,
+        };
+        match op {
+            AppOp::Send(bytes) => host.send(now, conn, bytes),
+            AppOp::Close => host.close(now, conn),
+            AppOp::SendClose(bytes) => host.send_and_close(now, conn, bytes),
+        }
+    }
+
+    /// [`Handler::app`] with the call traced: out of line, so that the untraced calls stay
+    /// small enough to inline.
+    #[inline(never)]
+    fn app_traced(&mut self, side: Side, conn: ConnId, op: AppOp) {
+        let now = self.now;
         let host = match side {
             Side::Client => &mut *self.client,
             Side::Server => &mut *self.server,
