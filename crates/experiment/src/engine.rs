@@ -884,6 +884,7 @@ impl Engine<'_> {
             }
         }
         let id = tag as u32;
+        let early = !self.keep_rows;
         let Some(mut h) = self.handler(now, id) else {
             return Ok(());
         };
@@ -894,14 +895,14 @@ impl Engine<'_> {
         if !owned {
             return Ok(());
         }
-        match side {
+        let follow = match side {
             Side::Client => h.on_client(event),
             Side::Server => h.on_server(event),
-        }
-        let (delayed, done) = (h.delayed, h.done);
-        if delayed > 0 {
+        };
+        let done = follow.check_finished && finished(h.rec, early);
+        if follow.delayed > 0 {
             let at = now + self.cfg.workload.think_time;
-            for _ in 0..delayed {
+            for _ in 0..follow.delayed {
                 self.schedule(at, Ev::Respond { id })?;
             }
         }
@@ -923,7 +924,6 @@ impl Engine<'_> {
             server,
             tracer,
             app_called,
-            keep_rows,
             ..
         } = self;
         let rec = live.get_mut(id)?;
@@ -935,9 +935,6 @@ impl Engine<'_> {
             server,
             tracer: tracer.as_deref_mut().filter(|t| t.connection() == id),
             app_called,
-            early: !*keep_rows,
-            delayed: 0,
-            done: false,
         })
     }
 
@@ -1102,7 +1099,7 @@ impl Engine<'_> {
 
 /// The workload's handling of one event of a live connection: its record and the hosts the
 /// application calls (see [`Engine::handler`]). What needs the rest of the engine, it leaves
-/// for the engine to do when it is done: queueing responses, finalizing the connection.
+/// for the engine to do when it is done (a [`Follow`]).
 struct Handler<'e> {
     w: &'e WorkloadConfig,
     now: SimTime,
@@ -1112,16 +1109,21 @@ struct Handler<'e> {
     /// The tracer, when it traces this connection.
     tracer: Option<&'e mut Tracer>,
     app_called: &'e mut bool,
-    /// No connection rows are kept: an end in TIME-WAIT is done (see [`finished`]).
-    early: bool,
-    /// Responses whose think time has begun, for the engine to queue.
+}
+
+/// What a [`Handler`] leaves for the engine to do once it is done with the record: returned,
+/// not kept in the handler, so that a handler costs fewer stores to set up.
+#[derive(Clone, Copy, Default)]
+struct Follow {
+    /// Responses whose think time has begun, to queue.
     delayed: u32,
-    /// The workload is done with the connection, for the engine to finalize.
-    done: bool,
+    /// An end closed or entered TIME-WAIT: finalize the connection if it is [`finished`].
+    check_finished: bool,
 }
 
 impl Handler<'_> {
-    fn on_client(&mut self, ev: Event) {
+    fn on_client(&mut self, ev: Event) -> Follow {
+        let mut follow = Follow::default();
         let now = self.now;
         let total = self.w.requests_per_connection;
         let rec = &mut *self.rec;
@@ -1146,7 +1148,7 @@ impl Handler<'_> {
                     } else {
                         Outcome::Incomplete
                     });
-                    self.maybe_finalize();
+                    follow.check_finished = true;
                 }
             }
             Event::Connected => {
@@ -1195,13 +1197,15 @@ impl Handler<'_> {
                     // or the peer's FIN never came (FIN-WAIT-2 timeout): no normal close.
                     _ => Outcome::Aborted,
                 });
-                self.maybe_finalize();
+                follow.check_finished = true;
             }
             Event::StaleAccepted { .. } => {}
         }
+        follow
     }
 
-    /// The client sends its next request, or closes when all exchanges are done.
+    /// The client sends its next request, or closes when all exchanges are done. With no
+    /// response to wait for, an exchange is done once sent, and the next one follows at once.
     fn next_request(&mut self) {
         let now = self.now;
         let w = self.w;
@@ -1212,8 +1216,11 @@ impl Handler<'_> {
             w.close_first,
             w.half_close,
         );
-        let rec = &mut *self.rec;
-        if rec.requests_sent < total {
+        loop {
+            let rec = &mut *self.rec;
+            if rec.requests_sent >= total {
+                break;
+            }
             rec.requests_sent += 1;
             let conn = rec.client.expect("live client");
             if resp_bytes == 0 {
@@ -1234,10 +1241,9 @@ impl Handler<'_> {
             } else if req_bytes > 0 {
                 self.app(Side::Client, conn, AppOp::Send(req_bytes));
             }
-            if resp_bytes == 0 {
-                self.next_request();
+            if resp_bytes > 0 {
+                return;
             }
-            return;
         }
         match close_first {
             CloseFirst::Client => self.client_close(),
@@ -1274,7 +1280,8 @@ impl Handler<'_> {
         self.app(Side::Server, conn, AppOp::Close);
     }
 
-    fn on_server(&mut self, ev: Event) {
+    fn on_server(&mut self, ev: Event) -> Follow {
+        let mut follow = Follow::default();
         let now = self.now;
         let (req_bytes, total) = (self.w.request_bytes, self.w.requests_per_connection);
         let rec = &mut *self.rec;
@@ -1292,14 +1299,14 @@ impl Handler<'_> {
                 if to == State::TimeWait {
                     rec.in_time_wait[1] = true;
                     rec.server_outcome = Some(ServerOutcome::Closed);
-                    self.maybe_finalize();
+                    follow.check_finished = true;
                 }
             }
             Event::Connected => {
                 if req_bytes == 0 {
                     // No request to wait for: answer as soon as the connection is accepted.
                     rec.requests_received = 1;
-                    self.request_complete();
+                    follow.delayed += self.request_complete();
                 }
             }
             Event::Received { bytes } => {
@@ -1313,7 +1320,7 @@ impl Handler<'_> {
                     complete += 1;
                 }
                 for _ in 0..complete {
-                    self.request_complete();
+                    follow.delayed += self.request_complete();
                 }
             }
             Event::PeerFin => {
@@ -1339,18 +1346,21 @@ impl Handler<'_> {
                     CloseReason::Reset => ServerOutcome::Reset,
                     _ => ServerOutcome::Timeout,
                 });
-                self.maybe_finalize();
+                follow.check_finished = true;
             }
             Event::StaleAccepted { .. } => {}
         }
+        follow
     }
 
-    /// The server has a whole request: it responds now, or after its think time.
-    fn request_complete(&mut self) {
+    /// The server has a whole request: it responds now, or after its think time (returns
+    /// 1: a response for the engine to queue).
+    fn request_complete(&mut self) -> u32 {
         if self.w.think_time.is_zero() {
             self.respond();
+            0
         } else {
-            self.delayed += 1;
+            1
         }
     }
 
@@ -1380,11 +1390,6 @@ impl Handler<'_> {
         if closing {
             self.server_close();
         }
-    }
-
-    /// Marks the connection for finalizing if the workload is done with it.
-    fn maybe_finalize(&mut self) {
-        self.done = finished(self.rec, self.early);
     }
 
     /// Every application call of the workload goes through here, so a trace sees each one
