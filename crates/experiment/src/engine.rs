@@ -970,27 +970,28 @@ impl Engine<'_> {
 
     /// Finalizes live connection `id`, which the workload is done with, and forgets it.
     fn retire(&mut self, id: u32) {
-        let Some(r) = self.live.get_mut(id) else {
-            return;
-        };
         if self.keep_rows {
             // The row is built from the record where it lies: moving 152 bytes out of the
             // table and into `finalize` would cost more than the rest of this.
-            let row = conn_row(id, r);
-            self.live.discard(id);
-            self.finalize(row);
+            if let Some(row) = self.live.discard_with(id, |r| conn_row(id, r)) {
+                self.finalize(row);
+            }
         } else {
             // Without rows the summary is all a finished connection feeds, and it reads
             // five of a row's fields: take them from the record, with no row built.
-            self.summary.add_parts(
-                r.client_outcome.unwrap_or(Outcome::Unfinished),
-                r.server_outcome,
-                handshake_ns(r),
-                close_ns(r),
-                r.rtx,
-            );
-            self.live.discard(id);
-            self.count_finished(id);
+            let summary = &mut self.summary;
+            let found = self.live.discard_with(id, |r| {
+                summary.add_parts(
+                    r.client_outcome.unwrap_or(Outcome::Unfinished),
+                    r.server_outcome,
+                    handshake_ns(r),
+                    close_ns(r),
+                    r.rtx,
+                )
+            });
+            if found.is_some() {
+                self.count_finished(id);
+            }
         }
     }
 

@@ -115,18 +115,19 @@ impl<T: Default> RecTable<T> {
         self.overflow.get_mut(&id)
     }
 
-    /// Forgets the record of `id`, if live, without moving it out: for a caller that has
-    /// read what it needs in place (the slot keeps the stale record until reused).
+    /// Reads the record of `id` in place with `f`, if live, and forgets it without moving it
+    /// out (the slot keeps the stale record until reused): one search for both.
     #[inline]
-    pub(crate) fn discard(&mut self, id: u32) {
+    pub(crate) fn discard_with<R>(&mut self, id: u32, f: impl FnOnce(&T) -> R) -> Option<R> {
         let i = id as usize & self.mask();
         let e = &mut self.direct[i];
         if e.id == id {
+            let r = f(&e.val);
             e.id = EMPTY;
             self.direct_len -= 1;
-        } else {
-            self.overflow.remove(&id);
+            return Some(r);
         }
+        self.overflow.remove(&id).map(|v| f(&v))
     }
 
     pub(crate) fn remove(&mut self, id: u32) -> Option<T> {
@@ -194,9 +195,13 @@ mod tests {
                 if !id.is_multiple_of(997) || step.is_multiple_of(5000) {
                     if x & 4 == 0 {
                         assert_eq!(t.remove(id), m.remove(&id), "remove {id}");
+                    } else if x & 8 == 0 {
+                        let got = t.discard_with(id, |v| *v);
+                        assert_eq!(got, m.remove(&id), "discard_with {id}");
+                        assert_eq!(t.get_mut(id), None, "discard_with {id}");
                     } else {
                         // A discarded record's stale value must not show through.
-                        t.discard(id);
+                        t.discard_with(id, |_| ());
                         m.remove(&id);
                         assert_eq!(t.get_mut(id), None, "discard {id}");
                     }

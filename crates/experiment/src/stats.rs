@@ -229,7 +229,8 @@ impl PartialEq for Samples {
 
 impl Samples {
     pub fn push(&mut self, v: u64) {
-        if self.run.0 != v || self.run.1 == 0 {
+        // An empty run (count 0) of `v` is as good as a fresh one: no flush needed for it.
+        if self.run.0 != v {
             self.flush_run(v);
         }
         self.run.1 += 1;
