@@ -633,6 +633,44 @@ impl Host {
     pub fn connections(&self) -> usize {
         self.live + self.tw_live
     }
+    /// Checks the demux table against what it indexes: every live connection and TIME-WAIT
+    /// record has exactly its own entry, and nothing else has one. The segment path trusts
+    /// this without looking (a live slot holding a segment's 4-tuple is taken as the one the
+    /// table would find: `by_incarnation`), so tests call it after every step. O(connections).
+    #[doc(hidden)]
+    pub fn check_demux(&self) -> Result<(), String> {
+        let mut n = 0;
+        for (i, slot) in self.slots.iter().enumerate().filter(|(_, s)| s.live) {
+            let key = conn_key(slot.tcb.local.port, slot.tcb.remote);
+            if self.demux_get(key) != Some(i as u32) {
+                return Err(format!(
+                    "live slot {i} ({key:#x}) has demux entry {:?}",
+                    self.demux_get(key)
+                ));
+            }
+            n += 1;
+        }
+        for (j, rec) in self.tw.iter().enumerate() {
+            if rec.conn & TW_LIVE != 0 {
+                if self.demux_get(rec.key) != Some(TW_BIT | j as u32) {
+                    return Err(format!(
+                        "TIME-WAIT record {j} ({:#x}) has demux entry {:?}",
+                        rec.key,
+                        self.demux_get(rec.key)
+                    ));
+                }
+                n += 1;
+            }
+        }
+        if n != self.demux.len() || n != self.connections() {
+            return Err(format!(
+                "{} demux entries, {n} connections indexed, {} counted",
+                self.demux.len(),
+                self.connections()
+            ));
+        }
+        Ok(())
+    }
     pub fn time_wait_count(&self) -> usize {
         self.tw_live
     }

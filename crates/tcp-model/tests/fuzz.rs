@@ -143,6 +143,9 @@ proptest! {
                 Op::Accept => if let Some(c) = net.hosts[S].accept(PORT) { accepted.insert(c); },
             }
             check_listen_queue(&net, &accepted, manual)?;
+            for h in [C, S] {
+                net.hosts[h].check_demux().map_err(|e| TestCaseError::fail(format!("host {h}: {e}")))?;
+            }
         }
         net.run_until(net.now + SimDuration::from_secs(400));
         check_listen_queue(&net, &accepted, manual)?;

@@ -1181,8 +1181,14 @@ fn many_lifecycles_are_deterministic_and_clean_up() {
         for i in 0..300u32 {
             net.run_until(ms(i as u64 * 5));
             net.connect(i);
+            for h in [C, S] {
+                net.hosts[h].check_demux().unwrap();
+            }
         }
         net.run();
+        for h in [C, S] {
+            net.hosts[h].check_demux().unwrap();
+        }
         (
             net.sent.clone(),
             *net.hosts[C].stats(),
