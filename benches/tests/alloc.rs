@@ -1,57 +1,24 @@
 //! Issue 4: no heap allocation per event in steady state. Counts the allocations one whole
-//! `engine::run` makes (a counting global allocator, per thread so parallel tests do not mix)
-//! at N, 2N and 4N connections of a steady-state workload: short TIME-WAIT, so the number of
-//! connections alive at once, and with it every table, stops growing after the first ~50 ms
-//! of simulated time. What remains is set-up (constant) and the amortised doubling of the
-//! per-run sample vectors (logarithmic), so the extra allocations of 2N more connections must
-//! be a tiny fraction of one per connection. One allocation per event would be ~10 per
-//! connection.
+//! `engine::run` makes (`allocation_counter`'s global allocator, which counts per thread so
+//! parallel tests do not mix) at N, 2N and 4N connections of a steady-state workload: short
+//! TIME-WAIT, so the number of connections alive at once, and with it every table, stops
+//! growing after the first ~50 ms of simulated time. What remains is set-up (constant) and the
+//! amortised doubling of the per-run sample vectors (logarithmic), so the extra allocations of
+//! 2N more connections must be a tiny fraction of one per connection. One allocation per event
+//! would be ~10 per connection.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::hint::black_box;
 
 use tcpsim_benches::{bench_a, run};
-
-struct Counting;
-
-thread_local! {
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCS.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocs() -> u64 {
-    ALLOCS.with(Cell::get)
-}
 
 /// Allocations made by one run of `n` connections, and the events it processed.
 fn run_counted(n: u64) -> (u64, u64) {
     // 100k arrivals/s with a 10 ms TIME-WAIT (and a 10 ms link): ~5k connections alive once
     // the first have closed, reached after ~5k connections.
     let cfg = bench_a(n, "5ms");
-    let before = allocs();
-    let out = run(&cfg);
-    let used = allocs() - before;
+    let mut out = None;
+    let used = allocation_counter::measure(|| out = Some(run(&cfg))).count_total;
+    let out = out.expect("measured the run");
     assert_eq!(out.summary.completed(), n, "{:?}", out.summary);
     (used, black_box(out).summary.events)
 }
@@ -88,9 +55,11 @@ fn engine_does_not_allocate_per_event() {
 /// The counter sees allocations made on this thread: the check above could fail.
 #[test]
 fn allocations_are_counted() {
-    let before = allocs();
-    let boxes: Vec<Box<u64>> = (0..1_000u64).map(|i| Box::new(black_box(i))).collect();
-    let used = allocs() - before;
+    let mut boxes = Vec::new();
+    let used = allocation_counter::measure(|| {
+        boxes = (0..1_000u64).map(|i| Box::new(black_box(i))).collect();
+    })
+    .count_total;
     assert!(used >= 1_000, "{used}");
     assert_eq!(boxes.iter().map(|b| **b).sum::<u64>(), 999 * 1_000 / 2);
 }
