@@ -80,11 +80,12 @@ enum Ev {
     },
 }
 
-/// What the main loop handles next: a queue event, or a segment arriving (from a lane or
-/// from the queue).
+/// What the main loop handles next: a queue event, or the head of a delivery lane. The
+/// lane's segment is handled where it lies and popped after: moving it out first would copy
+/// 40 bytes per delivery.
 enum Step {
     Queued(Ev),
-    Deliver { to: Side, seg: Segment },
+    Lane(Side),
 }
 
 /// Segments in flight toward one side, in arrival order. On a link with a fixed delay every
@@ -92,11 +93,27 @@ enum Step {
 /// event queue: the queue stays as small as the number of live timers, and a delivery costs
 /// a FIFO push and pop instead of a trip through the wheel's levels. The main loop merges the
 /// lanes' heads with the queue by key (see [`Engine::next_event`]).
-#[derive(Default)]
 struct Lane {
     segs: VecDeque<(SimTime, Segment)>,
-    /// The head's sequence number in the queue's order, reserved when it became the head.
+    /// The head's arrival time and its sequence number in the queue's order, reserved when
+    /// it became the head; `(SimTime::MAX, u64::MAX)` when the lane is empty (no reserved
+    /// number is `u64::MAX`). Kept apart from `segs` so that picking the next event compares
+    /// two keys without looking into either ring.
+    head_at: SimTime,
     head_seq: u64,
+    /// The last segment's arrival time; `SimTime::ZERO` when the lane is empty.
+    back_at: SimTime,
+}
+
+impl Default for Lane {
+    fn default() -> Self {
+        Lane {
+            segs: VecDeque::new(),
+            head_at: SimTime::MAX,
+            head_seq: u64::MAX,
+            back_at: SimTime::ZERO,
+        }
+    }
 }
 
 /// A live connection's queued wake-up, so that it can be cancelled.
@@ -514,24 +531,44 @@ impl Engine<'_> {
                     Step::Queued(Ev::Arrival { .. }) => {
                         t.begin(Some((Side::Client, Cause::App(AppCall::Connect))))
                     }
-                    Step::Deliver { to, seg } => t.deliver(now, *to, seg),
+                    Step::Lane(to) => {
+                        let (_, seg) = self.lanes[*to as usize].segs.front().expect("a head");
+                        t.deliver(now, *to, seg)
+                    }
+                    Step::Queued(Ev::Deliver { to, slot }) => {
+                        t.deliver(now, *to, &self.off_lane[*slot as usize])
+                    }
                     Step::Queued(Ev::Timer { host, .. }) => t.timer(*host),
                     // Its calls are traced one by one (`app`).
                     Step::Queued(
                         Ev::Respond { .. } | Ev::PeerOpen { .. } | Ev::Sample | Ev::Flood { .. },
                     ) => t.begin(None),
-                    Step::Queued(Ev::Deliver { .. }) => unreachable!("resolved by next_event"),
                 }
             }
             match ev {
-                Step::Deliver {
-                    to: Side::Client,
-                    seg,
-                } => self.client.handle_segment(now, &seg),
-                Step::Deliver {
-                    to: Side::Server,
-                    seg,
-                } => self.server.handle_segment(now, &seg),
+                Step::Lane(to) => {
+                    let l = &mut self.lanes[to as usize];
+                    let (_, seg) = l.segs.front().expect("the lane has a head");
+                    match to {
+                        Side::Client => self.client.handle_segment(now, seg),
+                        Side::Server => self.server.handle_segment(now, seg),
+                    }
+                    // Popped after its handling, which touches neither the lanes nor the
+                    // queue: the next head's number is reserved before anything else is
+                    // scheduled, as if it had been popped first.
+                    l.segs.pop_front();
+                    match l.segs.front() {
+                        Some(&(at, _)) => {
+                            l.head_at = at;
+                            l.head_seq = self.q.reserve_seq();
+                        }
+                        None => {
+                            l.head_at = SimTime::MAX;
+                            l.head_seq = u64::MAX;
+                            l.back_at = SimTime::ZERO;
+                        }
+                    }
+                }
                 Step::Queued(ev) => match ev {
                     Ev::Arrival { id } => self.on_arrival(now, id)?,
                     Ev::Timer {
@@ -546,7 +583,14 @@ impl Engine<'_> {
                     Ev::PeerOpen { id } => self.peer_open(now, id),
                     Ev::Sample => self.sample(now)?,
                     Ev::Flood { k } => self.flood(now, k)?,
-                    Ev::Deliver { .. } => unreachable!("resolved by next_event"),
+                    Ev::Deliver { to, slot } => {
+                        let seg = &self.off_lane[slot as usize];
+                        match to {
+                            Side::Client => self.client.handle_segment(now, seg),
+                            Side::Server => self.server.handle_segment(now, seg),
+                        }
+                        self.off_lane_free.push(slot);
+                    }
                 },
             }
             self.drain(now)?;
@@ -558,37 +602,22 @@ impl Engine<'_> {
     /// the moment a queue event for it would have been scheduled, so the order is exactly
     /// that of one queue holding everything.
     fn next_event(&mut self, limit: SimTime) -> Option<(SimTime, Step)> {
-        let lane = (0..2)
-            .filter_map(|i| {
-                let l = &self.lanes[i];
-                l.segs.front().map(|&(at, _)| (at, l.head_seq, i))
-            })
-            .filter(|&(at, _, _)| at <= limit)
-            .min();
-        let (bound_time, bound_seq) = lane.map_or((limit, u64::MAX), |(at, seq, _)| (at, seq));
+        let [c, v] = &self.lanes;
+        // An empty lane's key is (MAX, MAX): it never wins against a lane with a head.
+        let (to, l) = if (v.head_at, v.head_seq) < (c.head_at, c.head_seq) {
+            (Side::Server, v)
+        } else {
+            (Side::Client, c)
+        };
+        let lane = (l.head_at <= limit && l.head_seq != u64::MAX).then_some(l.head_at);
+        let (bound_time, bound_seq) = match lane {
+            Some(at) => (at, l.head_seq),
+            None => (limit, u64::MAX),
+        };
         if let Some((at, ev)) = self.q.pop_before(bound_time, bound_seq) {
-            return Some((
-                at,
-                match ev {
-                    Ev::Deliver { to, slot } => {
-                        self.off_lane_free.push(slot);
-                        Step::Deliver {
-                            to,
-                            seg: self.off_lane[slot as usize],
-                        }
-                    }
-                    ev => Step::Queued(ev),
-                },
-            ));
+            return Some((at, Step::Queued(ev)));
         }
-        let (at, _, i) = lane?;
-        let l = &mut self.lanes[i];
-        let (_, seg) = l.segs.pop_front().expect("the lane has a head");
-        if !l.segs.is_empty() {
-            l.head_seq = self.q.reserve_seq();
-        }
-        let to = if i == 0 { Side::Client } else { Side::Server };
-        Some((at, Step::Deliver { to, seg }))
+        lane.map(|at| (at, Step::Lane(to)))
     }
 
     fn sample(&mut self, now: SimTime) -> Result<(), Halt> {
@@ -798,25 +827,25 @@ impl Engine<'_> {
     #[inline(always)]
     fn deliver_at(&mut self, at: SimTime, to: Side, seg: Segment) -> Result<(), Halt> {
         let lane = &mut self.lanes[to as usize];
-        match lane.segs.back() {
-            Some(&(last, _)) if at < last => {
-                let slot = match self.off_lane_free.pop() {
-                    Some(slot) => {
-                        self.off_lane[slot as usize] = seg;
-                        slot
-                    }
-                    None => {
-                        self.off_lane.push(seg);
-                        (self.off_lane.len() - 1) as u32
-                    }
-                };
-                self.schedule(at, Ev::Deliver { to, slot })?;
-            }
-            Some(_) => lane.segs.push_back((at, seg)),
-            None => {
-                lane.segs.push_back((at, seg));
+        if at < lane.back_at {
+            let slot = match self.off_lane_free.pop() {
+                Some(slot) => {
+                    self.off_lane[slot as usize] = seg;
+                    slot
+                }
+                None => {
+                    self.off_lane.push(seg);
+                    (self.off_lane.len() - 1) as u32
+                }
+            };
+            self.schedule(at, Ev::Deliver { to, slot })?;
+        } else {
+            lane.back_at = at;
+            if lane.head_seq == u64::MAX {
+                lane.head_at = at;
                 lane.head_seq = self.q.reserve_seq();
             }
+            lane.segs.push_back((at, seg));
         }
         Ok(())
     }
