@@ -35,7 +35,8 @@ struct Driver {
     segs: VecDeque<(SimTime, usize, Segment)>,
     timers: EventQueue<(usize, TimerToken)>,
     /// Per host, by `TimerToken::slot`: the queued wake-up of that live connection, so that
-    /// `TimerCancelled` can remove it (otherwise each lifecycle leaves its 1 s SYN RTO queued).
+    /// `TimerCancelled` and `TimerMoved` can remove it (otherwise each lifecycle leaves its
+    /// 1 s SYN RTO queued).
     handles: [Vec<Option<(TimerToken, EventHandle)>>; 2],
     now: SimTime,
     opened: u64,
@@ -43,6 +44,30 @@ struct Driver {
 }
 
 impl Driver {
+    /// Queues the wake-up `token` asked for, keeping a live connection's handle.
+    fn wake_at(&mut self, h: usize, token: TimerToken, at: SimTime) {
+        let handle = self.timers.schedule(at, (h, token)).expect("future");
+        if let Some(slot) = token.slot() {
+            let v = &mut self.handles[h];
+            let i = slot as usize;
+            if i >= v.len() {
+                v.resize(i + 1, None);
+            }
+            v[i] = Some((token, handle));
+        }
+    }
+
+    /// Takes the wake-up of `token` out of the queue, if it is still there.
+    fn cancel(&mut self, h: usize, token: TimerToken) {
+        if let Some(slot) = token.slot() {
+            if let Some(p) = self.handles[h].get_mut(slot as usize) {
+                if let Some((_, handle)) = p.take_if(|(t, _)| *t == token) {
+                    self.timers.cancel(handle);
+                }
+            }
+        }
+    }
+
     fn new(time_wait_population: u64) -> Driver {
         let msl = SimDuration::from_nanos(GAP.as_nanos() * time_wait_population / 2);
         let cfg = TcpConfig {
@@ -54,8 +79,12 @@ impl Driver {
         for p in 0..SERVER_PORTS {
             server.listen(SERVER_PORT + p).expect("listen");
         }
+        // One event for a moved wake-up instead of a cancellation and a request.
+        server.report_moved_timers(true);
+        let mut client = Host::new(1, cfg, 1);
+        client.report_moved_timers(true);
         Driver {
-            hosts: [Host::new(1, cfg, 1), server],
+            hosts: [client, server],
             segs: VecDeque::new(),
             timers: EventQueue::new(),
             handles: [Vec::new(), Vec::new()],
@@ -104,26 +133,12 @@ impl Driver {
         };
         while let Some(ev) = self.hosts[h].poll_event() {
             match ev {
-                HostEvent::Timer { token, at } => {
-                    let handle = self.timers.schedule(at, (h, token)).expect("future");
-                    if let Some(slot) = token.slot() {
-                        let v = &mut self.handles[h];
-                        let i = slot as usize;
-                        if i >= v.len() {
-                            v.resize(i + 1, None);
-                        }
-                        v[i] = Some((token, handle));
-                    }
+                HostEvent::TimerMoved { token, at } => {
+                    self.cancel(h, token);
+                    self.wake_at(h, token, at);
                 }
-                HostEvent::TimerCancelled { token } => {
-                    if let Some(slot) = token.slot() {
-                        if let Some(p) = self.handles[h].get_mut(slot as usize) {
-                            if let Some((_, handle)) = p.take_if(|(t, _)| *t == token) {
-                                self.timers.cancel(handle);
-                            }
-                        }
-                    }
-                }
+                HostEvent::Timer { token, at } => self.wake_at(h, token, at),
+                HostEvent::TimerCancelled { token } => self.cancel(h, token),
                 HostEvent::Conn { conn, event, .. } => match (h, event) {
                     (0, Event::Connected) => self.hosts[0].close(now, conn),
                     (1, Event::PeerFin) => self.hosts[1].close(now, conn),

@@ -402,6 +402,9 @@ fn run_with(
         client.report_state_changes(&[State::TimeWait]);
         server.report_state_changes(&[State::TimeWait]);
     }
+    // A moved wake-up is cancelled and queued again all the same; one event says it.
+    client.report_moved_timers(true);
+    server.report_moved_timers(true);
     let mut e = Engine {
         cfg,
         seed,
@@ -856,26 +859,13 @@ impl Engine<'_> {
     #[inline(always)]
     fn on_host_event(&mut self, now: SimTime, side: Side, ev: HostEvent) -> Result<(), Halt> {
         match ev {
-            HostEvent::Timer { token, at } => {
-                let handle = self.schedule(at, Ev::Timer { host: side, token })?;
-                if let Some(slot) = token.slot() {
-                    let v = &mut self.timers[side as usize];
-                    let i = slot as usize;
-                    match v.get_mut(i) {
-                        Some(p) => *p = Some(PendingTimer { token, handle }),
-                        None => grow_timers(v, i, PendingTimer { token, handle }),
-                    }
-                }
-                Ok(())
+            HostEvent::Timer { token, at } => self.wake_at(side, token, at),
+            HostEvent::TimerMoved { token, at } => {
+                self.cancel_wakeup(side, token);
+                self.wake_at(side, token, at)
             }
             HostEvent::TimerCancelled { token } => {
-                if let Some(slot) = token.slot() {
-                    if let Some(p) = self.timers[side as usize].get_mut(slot as usize) {
-                        if let Some(t) = p.take_if(|t| t.token == token) {
-                            self.q.cancel(t.handle);
-                        }
-                    }
-                }
+                self.cancel_wakeup(side, token);
                 Ok(())
             }
             HostEvent::Incoming { conn, tag, .. } => {
@@ -883,6 +873,34 @@ impl Engine<'_> {
                 Ok(())
             }
             HostEvent::Conn { conn, tag, event } => self.on_conn_event(now, side, conn, tag, event),
+        }
+    }
+
+    /// Queues the wake-up `token` asked for, keeping its handle if it is a live
+    /// connection's, so that it can be cancelled.
+    #[inline(always)]
+    fn wake_at(&mut self, side: Side, token: TimerToken, at: SimTime) -> Result<(), Halt> {
+        let handle = self.schedule(at, Ev::Timer { host: side, token })?;
+        if let Some(slot) = token.slot() {
+            let v = &mut self.timers[side as usize];
+            let i = slot as usize;
+            match v.get_mut(i) {
+                Some(p) => *p = Some(PendingTimer { token, handle }),
+                None => grow_timers(v, i, PendingTimer { token, handle }),
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes the wake-up of `token` out of the queue, if it is still there.
+    #[inline(always)]
+    fn cancel_wakeup(&mut self, side: Side, token: TimerToken) {
+        if let Some(slot) = token.slot() {
+            if let Some(p) = self.timers[side as usize].get_mut(slot as usize) {
+                if let Some(t) = p.take_if(|t| t.token == token) {
+                    self.q.cancel(t.handle);
+                }
+            }
         }
     }
 

@@ -60,7 +60,8 @@ pub struct TimerToken {
 impl TimerToken {
     /// For a live connection's wake-up, its slot: a small integer, dense over the host's live
     /// connections and reused after them, so a driver can keep its queue handles in a `Vec`
-    /// indexed by it (only these wake-ups are ever [`HostEvent::TimerCancelled`]). `None` for
+    /// indexed by it (only these wake-ups are ever [`HostEvent::TimerCancelled`] or
+    /// [`HostEvent::TimerMoved`]). `None` for
     /// TIME-WAIT wake-ups.
     pub fn slot(&self) -> Option<u32> {
         (self.tw == NONE).then_some(self.conn.index)
@@ -87,6 +88,13 @@ pub enum HostEvent {
     /// every lifecycle would otherwise leave wake-ups that fire to find nothing to do. One
     /// that cannot may ignore this, since stale tokens are harmless.
     TimerCancelled { token: TimerToken },
+    /// The wake-up asked for with `token` moves earlier, to `at`: cancel the outstanding one
+    /// and wake at `at` instead. Sent only to a driver that asked for it with
+    /// [`Host::report_moved_timers`], in place of the `TimerCancelled` and `Timer` pair that
+    /// says the same (the deadline of a connection that already has a wake-up outstanding
+    /// moved earlier: in a normal lifecycle, once per end, when its FIN goes out). One event
+    /// instead of two. A driver that cannot cancel treats it as a `Timer`.
+    TimerMoved { token: TimerToken, at: SimTime },
     /// A SYN to a listener created a passive connection (now SYN-RECEIVED), or an ACK
     /// returning a valid SYN cookie did (it passes through SYN-RECEIVED to ESTABLISHED at
     /// once). Its tag is the SYN's (or the cookie ACK's) incarnation. The connection's own
@@ -288,6 +296,9 @@ struct Out {
     /// Bit `s` set: report `StateChanged` events into state `s`
     /// ([`Host::report_state_changes`]).
     state_mask: u16,
+    /// Report a wake-up moved earlier as one [`HostEvent::TimerMoved`]
+    /// ([`Host::report_moved_timers`]).
+    moved_timers: bool,
 }
 
 impl HostSink<'_> {
@@ -485,7 +496,7 @@ fn transmit(
 /// Asks for a wake-up of live slot `i` if its deadline is now earlier than the one
 /// outstanding (see [`HostEvent::Timer`]).
 #[inline]
-fn request_wakeup(events: &mut VecDeque<HostEvent>, slot: &mut Slot, i: u32) {
+fn request_wakeup(out: &mut Out, slot: &mut Slot, i: u32) {
     if let Some(at) = slot.tcb.poll_timeout() {
         if at < slot.requested {
             let conn = ConnId {
@@ -493,11 +504,16 @@ fn request_wakeup(events: &mut VecDeque<HostEvent>, slot: &mut Slot, i: u32) {
                 gen: slot.gen,
             };
             let token = TimerToken { conn, tw: NONE };
-            if slot.requested != SimTime::MAX {
-                events.push_back(HostEvent::TimerCancelled { token });
-            }
+            let outstanding = slot.requested != SimTime::MAX;
             slot.requested = at;
-            events.push_back(HostEvent::Timer { token, at });
+            if outstanding {
+                if out.moved_timers {
+                    out.events.push_back(HostEvent::TimerMoved { token, at });
+                    return;
+                }
+                out.events.push_back(HostEvent::TimerCancelled { token });
+            }
+            out.events.push_back(HostEvent::Timer { token, at });
         }
     }
 }
@@ -614,6 +630,7 @@ impl Host {
                 events: VecDeque::new(),
                 stats: HostStats::default(),
                 state_mask: u16::MAX,
+                moved_timers: false,
             },
         }
     }
@@ -626,6 +643,13 @@ impl Host {
     /// a lifecycle makes about a dozen. Every other event is always reported.
     pub fn report_state_changes(&mut self, into: &[State]) {
         self.out.state_mask = into.iter().fold(0, |m, &s| m | 1 << s as u16);
+    }
+    /// Reports a connection's wake-up moved earlier as one [`HostEvent::TimerMoved`] instead
+    /// of a [`HostEvent::TimerCancelled`] followed by a [`HostEvent::Timer`] with the same
+    /// token (the default, for drivers written before `TimerMoved`). A driver that cancels
+    /// wake-ups handles one event instead of two for each move.
+    pub fn report_moved_timers(&mut self, on: bool) {
+        self.out.moved_timers = on;
     }
     pub fn config(&self) -> &TcpConfig {
         &self.cfg
@@ -1059,7 +1083,7 @@ impl Host {
         {
             self.flush_slow(i);
         } else {
-            request_wakeup(&mut self.out.events, slot, i);
+            request_wakeup(&mut self.out, slot, i);
         }
     }
 
@@ -1074,7 +1098,7 @@ impl Host {
         if state == State::Closed {
             self.release_slot(i);
         } else if state != State::TimeWait || !self.compact_time_wait(i) {
-            request_wakeup(&mut self.out.events, &mut self.slots[i as usize], i);
+            request_wakeup(&mut self.out, &mut self.slots[i as usize], i);
         }
     }
 

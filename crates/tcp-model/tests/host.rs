@@ -748,7 +748,9 @@ mod time_wait {
             let mut ev_host = std::mem::take(&mut self.stash);
             while let Some(e) = self.host.poll_event() {
                 match e {
-                    HostEvent::Timer { token, at } => self.timers.push((at, token)),
+                    HostEvent::Timer { token, at } | HostEvent::TimerMoved { token, at } => {
+                        self.timers.push((at, token))
+                    }
                     HostEvent::Conn { event, tag, .. } => {
                         assert_eq!(tag, 1);
                         ev_host.push(event)
@@ -798,7 +800,9 @@ mod time_wait {
                 self.host.handle_timeout(at, tok);
                 while let Some(e) = self.host.poll_event() {
                     match e {
-                        HostEvent::Timer { token, at } => self.timers.push((at, token)),
+                        HostEvent::Timer { token, at } | HostEvent::TimerMoved { token, at } => {
+                            self.timers.push((at, token))
+                        }
                         HostEvent::Conn { event, .. } => self.stash.push(event),
                         HostEvent::Incoming { .. } => panic!("no listener"),
                         HostEvent::TimerCancelled { .. } => {}
@@ -1143,6 +1147,47 @@ mod timers {
         h.handle_timeout(ms(900), t1[0].0);
         assert_eq!(h.poll_transmit(), None);
         assert_eq!(h.stats().retransmits.data, 1);
+    }
+
+    #[test]
+    fn a_moved_wake_up_is_one_event_instead_of_a_cancellation_and_a_request() {
+        // The same lifecycles (data both ways, so each end's deadline moves earlier when it
+        // first sends: the 1 s handshake RTO gives way to a data RTO), reported both ways.
+        let run = |moved: bool| {
+            let mut net = Net::new(TcpConfig::default());
+            for h in &mut net.hosts {
+                h.report_moved_timers(moved);
+            }
+            net.app = request_response(3000, 3000, true);
+            for inc in 1..=3 {
+                net.connect(inc);
+            }
+            net.run();
+            assert_eq!(net.hosts[C].connections() + net.hosts[S].connections(), 0);
+            net.log
+        };
+        let (pairs, moved) = (run(false), run(true));
+        // Each TimerCancelled followed at once by a Timer with its token is one TimerMoved.
+        let mut folded: Vec<(SimTime, usize, HostEvent)> = Vec::new();
+        for (t, h, e) in pairs {
+            match (folded.last_mut(), e) {
+                (
+                    Some((t0, h0, HostEvent::TimerCancelled { token: old })),
+                    HostEvent::Timer { token, at },
+                ) if (*t0, *h0, *old) == (t, h, token) => {
+                    folded.last_mut().unwrap().2 = HostEvent::TimerMoved { token, at };
+                }
+                _ => folded.push((t, h, e)),
+            }
+        }
+        assert_eq!(folded, moved);
+        let n = |h: usize| {
+            moved
+                .iter()
+                .filter(|e| e.1 == h && matches!(e.2, HostEvent::TimerMoved { .. }))
+                .count()
+        };
+        assert!(n(C) >= 3 && n(S) >= 3, "{} and {} moves", n(C), n(S));
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct Net {
     pub sent: Vec<(SimTime, usize, Segment, bool)>,
     /// Every event but timers: (time, host, event).
     pub events: Vec<(SimTime, usize, HostEvent)>,
+    /// Every event, timers included, in order: (time, host, event).
+    pub log: Vec<(SimTime, usize, HostEvent)>,
     /// Returns true to lose a segment.
     pub lose: LoseFn,
     pub app: AppFn,
@@ -60,6 +62,7 @@ impl Net {
             n: 0,
             sent: Vec::new(),
             events: Vec::new(),
+            log: Vec::new(),
             lose: Box::new(|_, _, _| false),
             app: Box::new(|_, _, _, _| {}),
         }
@@ -76,8 +79,10 @@ impl Net {
     /// Moves everything host `h` queued onto the wire and into the logs.
     pub fn drain(&mut self, h: usize) {
         while let Some(ev) = self.hosts[h].poll_event() {
+            self.log.push((self.now, h, ev));
             match ev {
-                HostEvent::Timer { token, at } => {
+                // Nothing is cancelled: a wake-up that was moved fires and finds nothing due.
+                HostEvent::Timer { token, at } | HostEvent::TimerMoved { token, at } => {
                     assert!(at >= self.now, "timer in the past");
                     self.n += 1;
                     self.queue.insert((at, self.n), (h, Item::Timer(token)));
