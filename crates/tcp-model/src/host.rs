@@ -291,7 +291,7 @@ struct HostSink<'a> {
 /// A [`Host`]'s events, counters and event filter: what a [`HostSink`] writes to, grouped
 /// so that a sink borrows them with one pointer.
 struct Out {
-    events: VecDeque<HostEvent>,
+    events: Fifo<HostEvent>,
     stats: HostStats,
     /// Bit `s` set: report `StateChanged` events into state `s`
     /// ([`Host::report_state_changes`]).
@@ -470,13 +470,52 @@ fn check_remote(remote: Addr) -> Result<(), ConnectError> {
     Ok(())
 }
 
+/// A host's output queue (segments, events): the host appends, the driver takes from the
+/// front, and drivers take everything after each input. So it is a `Vec` and a read index,
+/// emptied (both back to 0) when the last item is taken: a push is a `Vec` push, and
+/// a queue with items always has its first one at `head`, so "empty" is `items.is_empty()`.
+/// Cheaper than a ring buffer, whose every push and pop wraps an index. A driver that never
+/// drains it completely only makes it grow, as a `VecDeque` would.
+#[derive(Debug)]
+struct Fifo<T> {
+    items: Vec<T>,
+    /// The front's index; `items[..head]` were taken.
+    head: usize,
+}
+
+impl<T: Copy> Fifo<T> {
+    fn new() -> Self {
+        Fifo {
+            items: Vec::new(),
+            head: 0,
+        }
+    }
+    #[inline]
+    fn push_back(&mut self, v: T) {
+        self.items.push(v);
+    }
+    #[inline]
+    fn pop_front(&mut self) -> Option<T> {
+        if self.items.is_empty() {
+            return None;
+        }
+        let v = self.items[self.head];
+        self.head += 1;
+        if self.head == self.items.len() {
+            self.items.clear();
+            self.head = 0;
+        }
+        Some(v)
+    }
+}
+
 /// Queues every segment `tcb` has to send, and counts them.
 #[inline]
 fn transmit(
     tcb: &mut Tcb,
     cfg: &TcpConfig,
     now: SimTime,
-    tx: &mut VecDeque<Segment>,
+    tx: &mut Fifo<Segment>,
     stats: &mut HostStats,
 ) {
     while let Some(seg) = tcb.poll_transmit(cfg, now) {
@@ -580,7 +619,7 @@ pub struct Host {
     /// exhaustion is known without scanning the range.
     ports_toward: FxHashMap<u64, u32>,
     next_port: u16,
-    tx: VecDeque<Segment>,
+    tx: Fifo<Segment>,
     out: Out,
 }
 
@@ -625,9 +664,9 @@ impl Host {
                 .expect("HINT_LEN entries"),
             ports_toward: FxHashMap::default(),
             next_port,
-            tx: VecDeque::new(),
+            tx: Fifo::new(),
             out: Out {
-                events: VecDeque::new(),
+                events: Fifo::new(),
                 stats: HostStats::default(),
                 state_mask: u16::MAX,
                 moved_timers: false,
