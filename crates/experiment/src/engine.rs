@@ -5,7 +5,6 @@
 //! its configuration and (seed, point, replication).
 
 use link::{Direction, Link, PacketInfo, Verdict};
-use std::collections::VecDeque;
 
 use sim_core::{EventHandle, EventQueue, ScheduleError, SimDuration, SimRng, SimTime};
 use tcp_model::{
@@ -94,7 +93,7 @@ enum Step {
 /// a FIFO push and pop instead of a trip through the wheel's levels. The main loop merges the
 /// lanes' heads with the queue by key (see [`Engine::next_event`]).
 struct Lane {
-    segs: VecDeque<(SimTime, Segment)>,
+    segs: Ring<(SimTime, Segment)>,
     /// The head's arrival time and its sequence number in the queue's order, reserved when
     /// it became the head; `(SimTime::MAX, u64::MAX)` when the lane is empty (no reserved
     /// number is `u64::MAX`). Kept apart from `segs` so that picking the next event compares
@@ -108,11 +107,75 @@ struct Lane {
 impl Default for Lane {
     fn default() -> Self {
         Lane {
-            segs: VecDeque::new(),
+            segs: Ring::default(),
             head_at: SimTime::MAX,
             head_seq: u64::MAX,
             back_at: SimTime::ZERO,
         }
+    }
+}
+
+/// A FIFO in a ring buffer whose capacity is a power of two, so that an index wraps with a
+/// mask (a `VecDeque` of any capacity wraps with a compare and a subtraction): a delivery
+/// lane pushes, reads and pops its entries about four times per segment.
+struct Ring<T> {
+    /// `buf.len()` is the capacity: 0 or a power of two. Slots outside the `len` entries
+    /// from `head` hold stale copies.
+    buf: Vec<T>,
+    /// The front's index, below `buf.len()` when the ring has entries.
+    head: usize,
+    len: usize,
+}
+
+impl<T> Default for Ring<T> {
+    fn default() -> Self {
+        Ring {
+            buf: Vec::new(),
+            head: 0,
+            len: 0,
+        }
+    }
+}
+
+impl<T: Copy + Default> Ring<T> {
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    fn front(&self) -> Option<&T> {
+        (self.len != 0).then(|| &self.buf[self.head])
+    }
+
+    #[inline]
+    fn push_back(&mut self, v: T) {
+        if self.len == self.buf.len() {
+            self.grow();
+        }
+        let i = (self.head + self.len) & (self.buf.len() - 1);
+        self.buf[i] = v;
+        self.len += 1;
+    }
+
+    /// Drops the front entry; the ring must have one.
+    #[inline]
+    fn pop_front(&mut self) {
+        debug_assert!(self.len > 0);
+        self.head = (self.head + 1) & (self.buf.len() - 1);
+        self.len -= 1;
+    }
+
+    /// Doubles the capacity (to 16 at first), the entries moved to the front in order.
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self) {
+        let cap = (self.buf.len() * 2).max(16);
+        let mut buf = vec![T::default(); cap];
+        for (k, slot) in buf.iter_mut().take(self.len).enumerate() {
+            *slot = self.buf[(self.head + k) & (self.buf.len() - 1)];
+        }
+        self.buf = buf;
+        self.head = 0;
     }
 }
 
@@ -1565,5 +1628,39 @@ fn rtx_index(kind: RtxKind) -> usize {
         RtxKind::SynAck => 1,
         RtxKind::Data => 2,
         RtxKind::Fin => 3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ring;
+    use std::collections::VecDeque;
+
+    #[test]
+    fn a_ring_is_a_fifo_across_wraps_and_growth() {
+        let (mut ring, mut model) = (Ring::default(), VecDeque::new());
+        let mut next = 0u64;
+        // Fill and drain by turns, more pushed than popped, so that the head wraps around
+        // and the ring grows with entries on both sides of the wrap.
+        for round in 0..200u64 {
+            for _ in 0..round % 7 + 1 {
+                ring.push_back(next);
+                model.push_back(next);
+                next += 1;
+            }
+            for _ in 0..round % 5 {
+                assert_eq!(ring.front(), model.front());
+                if model.pop_front().is_some() {
+                    ring.pop_front();
+                }
+            }
+            assert_eq!(ring.is_empty(), model.is_empty());
+        }
+        while let Some(v) = model.pop_front() {
+            assert_eq!(ring.front(), Some(&v));
+            ring.pop_front();
+        }
+        assert!(ring.is_empty() && ring.front().is_none());
+        assert!(ring.buf.len().is_power_of_two());
     }
 }
