@@ -967,7 +967,8 @@ impl Engine<'_> {
         }
     }
 
-    #[inline(never)]
+    /// Once per lifecycle; inlined like the other host events (a call cost more).
+    #[inline(always)]
     fn on_incoming(&mut self, conn: ConnId, tag: u64) {
         let id = tag as u32;
         match self.find(id) {
