@@ -705,7 +705,12 @@ impl Tcb {
     ) {
         // First: sequence number. The rare unacceptable segment is handled out of line, so
         // that this function has no recursion and can be inlined into `handle_segment`.
-        if seq_acceptable(self.rcv_nxt, cfg.window, seg.seq, seg.seg_len()) {
+        // A segment at RCV.NXT with an open window is acceptable whatever its length (its
+        // first octet is in the window): the in-order segment, almost every one, is let
+        // through without working out SEG.LEN.
+        if (seg.seq == self.rcv_nxt && cfg.window != 0)
+            || seq_acceptable(self.rcv_nxt, cfg.window, seg.seq, seg.seg_len())
+        {
             self.on_acceptable(cfg, now, seg, sink);
         } else if let Some(ack) = self.on_unacceptable(now, seg, sink) {
             // RCV.NXT with no length is always acceptable: go on as if it had come.
