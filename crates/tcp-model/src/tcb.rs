@@ -732,15 +732,11 @@ impl Tcb {
         self.on_acceptable(cfg, now, seg, sink);
     }
 
-    /// §3.10.7.4 from the second step on, for a segment whose sequence number is acceptable.
-    #[inline(always)]
-    fn on_acceptable<S: Sink>(
-        &mut self,
-        cfg: &TcpConfig,
-        now: SimTime,
-        seg: &Segment,
-        sink: &mut S,
-    ) {
+    /// Second to fifth steps of §3.10.7.4 for an acceptable segment with RST or SYN, or without
+    /// ACK: it ends here.
+    #[cold]
+    #[inline(never)]
+    fn on_control_or_no_ack<S: Sink>(&mut self, seg: &Segment, sink: &mut S) {
         let f = seg.flags;
         // Second: RST (RFC 5961 §3.2 exact match; in-window otherwise gets a challenge ACK).
         if f.contains(Flags::RST) {
@@ -768,9 +764,25 @@ impl Tcb {
             }
             return;
         }
-        // Fifth: ACK.
-        if !f.contains(Flags::ACK) {
-            sink.note(Note::Unexpected);
+        // Fifth: no ACK (the caller sends nothing else here).
+        debug_assert!(!f.contains(Flags::ACK));
+        sink.note(Note::Unexpected);
+    }
+
+    /// §3.10.7.4 from the second step on, for a segment whose sequence number is acceptable.
+    #[inline(always)]
+    fn on_acceptable<S: Sink>(
+        &mut self,
+        cfg: &TcpConfig,
+        now: SimTime,
+        seg: &Segment,
+        sink: &mut S,
+    ) {
+        // Second to fifth steps: almost every segment has ACK and neither RST nor SYN, which
+        // one test tells; the others are handled out of line.
+        let f = seg.flags;
+        if f.0 & (Flags::RST.0 | Flags::SYN.0 | Flags::ACK.0) != Flags::ACK.0 {
+            self.on_control_or_no_ack(seg, sink);
             return;
         }
         let mut stale: Option<StaleKind> = None;
