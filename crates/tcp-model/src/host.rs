@@ -510,7 +510,7 @@ impl<T: Copy> Fifo<T> {
 }
 
 /// Queues every segment `tcb` has to send, and counts them.
-#[inline]
+#[inline(always)]
 fn transmit(
     tcb: &mut Tcb,
     cfg: &TcpConfig,
@@ -518,6 +518,12 @@ fn transmit(
     tx: &mut Fifo<Segment>,
     stats: &mut HostStats,
 ) {
+    if let Some(ack) = tcb.take_bare_ack(cfg) {
+        // Then nothing else is due (`may_transmit` would now say no).
+        stats.segments_sent += 1;
+        tx.push_back(ack);
+        return;
+    }
     while let Some(seg) = tcb.poll_transmit(cfg, now) {
         stats.segments_sent += 1;
         // A branch, not an add of the flag: the compiler pairs that add with the one above

@@ -1360,6 +1360,40 @@ impl Tcb {
         }
     }
 
+    /// The bare ACK `poll_transmit` would return, when that is all it has to send (nothing to
+    /// reset, no handshake segment, no data or FIN due), taken as `poll_transmit` takes it;
+    /// `None` (and nothing changed) otherwise. A host sends the ACK that answers a FIN or a
+    /// SYN-ACK through this, inlined, without the call into `poll_transmit` and its dispatch
+    /// on the state; whatever else there is to send goes through `poll_transmit`.
+    #[inline(always)]
+    pub fn take_bare_ack(&mut self, cfg: &TcpConfig) -> Option<Segment> {
+        if self.bits & (REPLY_RST | RST_PENDING | ACK_PENDING) != ACK_PENDING {
+            return None;
+        }
+        // `poll_transmit`'s arms, where they end in the bare ACK: TIME-WAIT's ACK is the same
+        // segment (`time_wait_ack`), and `transmit_data` returns nothing exactly when
+        // `may_transmit` finds no data or FIN due.
+        let only_ack = match self.state {
+            State::Closed | State::Listen => false,
+            State::FinWait2 | State::TimeWait => true,
+            State::SynSent | State::SynReceived => self.snd_rtx != self.iss,
+            State::Established
+            | State::FinWait1
+            | State::CloseWait
+            | State::Closing
+            | State::LastAck => {
+                !(self.snd_rtx.lt(self.snd_nxt)
+                    || self.snd_pending != 0
+                    || self.bits & (FIN_QUEUED | FIN_SENT) == FIN_QUEUED)
+            }
+        };
+        if !only_ack {
+            return None;
+        }
+        self.ack_sent();
+        Some(self.segment(cfg, self.snd_nxt, Flags::ACK, 0))
+    }
+
     /// The next segment to send, if any.
     pub fn poll_transmit(&mut self, cfg: &TcpConfig, now: SimTime) -> Option<Segment> {
         if self.bits & REPLY_RST != 0 {
