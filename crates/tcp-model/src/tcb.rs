@@ -1149,6 +1149,7 @@ impl Tcb {
 
     /// Entering ESTABLISHED: RFC 6298 §5.7 when the handshake had to retransmit (Karn's rule
     /// left no sample).
+    #[inline]
     fn finish_handshake(&mut self, cfg: &TcpConfig) {
         if self.bits & HANDSHAKE_RTX != 0 && self.bits & HAVE_RTT == 0 {
             self.set_rto(
