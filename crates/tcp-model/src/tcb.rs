@@ -430,6 +430,7 @@ impl Tcb {
         transition_events(sink, from, to);
     }
 
+    #[inline]
     fn close_with<S: Sink>(&mut self, reason: CloseReason, sink: &mut S) {
         self.set_state(State::Closed, sink);
         sink.event(Event::Closed { reason });
@@ -441,6 +442,7 @@ impl Tcb {
         self.bits &= RST_PENDING | REPLY_RST | REPLY_WITH_ACK;
     }
 
+    #[inline]
     fn enter_time_wait<S: Sink>(&mut self, cfg: &TcpConfig, now: SimTime, sink: &mut S) {
         self.set_state(State::TimeWait, sink);
         // RFC 9293 §3.10.7.4: start the time-wait timer, turn off the other timers.
