@@ -990,7 +990,7 @@ impl Host {
             *self.ports_toward.entry(addr_key(remote)).or_insert(0) += 1;
         }
         self.out.stats.active_opens += 1;
-        self.flush(conn.index, now);
+        self.flush_opened(conn.index, now);
         Ok(conn)
     }
 
@@ -1094,6 +1094,18 @@ impl Host {
     #[inline(always)]
     fn flush(&mut self, i: u32, now: SimTime) {
         self.flush_with(i, now, true);
+    }
+
+    /// [`flush`](Host::flush) for a connection just installed, whose SYN or SYN-ACK is due:
+    /// that segment is taken inlined ([`Tcb::take_handshake`]) rather than through the call
+    /// into `poll_transmit`; `flush` then finds nothing more to send.
+    #[inline(always)]
+    fn flush_opened(&mut self, i: u32, now: SimTime) {
+        if let Some(seg) = self.slots[i as usize].tcb.take_handshake(&self.cfg, now) {
+            self.out.stats.segments_sent += 1;
+            self.tx.push_back(seg);
+        }
+        self.flush(i, now);
     }
 
     /// [`flush`](Host::flush); `hint`: record the slot in `by_incarnation`. Every connection
@@ -1713,7 +1725,7 @@ impl Host {
             AcceptMode::Manual => LQ_SYN | LQ_MANUAL,
         };
         self.out.stats.passive_opens += 1;
-        self.flush(conn.index, now);
+        self.flush_opened(conn.index, now);
     }
 
     /// A stateless SYN-ACK whose ISS is the cookie (Linux `cookie_v4_init_sequence`, which

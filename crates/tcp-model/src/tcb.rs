@@ -1397,6 +1397,36 @@ impl Tcb {
         Some(self.segment(cfg, self.snd_nxt, Flags::ACK, 0))
     }
 
+    /// The SYN or SYN-ACK of a connection just opened, which is due (and the only segment
+    /// due) then: what `poll_transmit` would return, taken as it takes it. The host sends
+    /// it from here, inlined, without the call into `poll_transmit`; `None` (and nothing
+    /// changed) if it is not due.
+    #[inline(always)]
+    pub fn take_handshake(&mut self, cfg: &TcpConfig, now: SimTime) -> Option<Segment> {
+        let due = self.bits & (REPLY_RST | RST_PENDING) == 0
+            && matches!(self.state, State::SynSent | State::SynReceived)
+            && self.snd_rtx == self.iss;
+        due.then(|| self.send_handshake(cfg, now))
+    }
+
+    /// `poll_transmit` in SYN-SENT or SYN-RECEIVED with SND.RTX = ISS: our SYN, or SYN-ACK.
+    #[inline(always)]
+    fn send_handshake(&mut self, cfg: &TcpConfig, now: SimTime) -> Segment {
+        let flags = if self.state == State::SynSent {
+            Flags::SYN
+        } else {
+            Flags::SYN | Flags::ACK
+        };
+        let s = self.segment(cfg, self.iss, flags, 0);
+        self.snd_rtx = self.iss + 1;
+        // An active end's SYN-ACK (simultaneous open) carries its SYN again: not
+        // fresh, so not timed (Karn's rule, RFC 6298 §3).
+        let resent = self.bits & HANDSHAKE_RTX != 0
+            || (self.state == State::SynReceived && !self.is_passive());
+        self.on_sent(now, self.iss + 1, !resent);
+        s
+    }
+
     /// The next segment to send, if any.
     pub fn poll_transmit(&mut self, cfg: &TcpConfig, now: SimTime) -> Option<Segment> {
         if self.bits & REPLY_RST != 0 {
@@ -1424,19 +1454,7 @@ impl Tcb {
                 .take_ack()
                 .then(|| time_wait_ack(&self.time_wait_core(), cfg, self.local, self.remote)),
             State::SynSent | State::SynReceived if self.snd_rtx == self.iss => {
-                let flags = if self.state == State::SynSent {
-                    Flags::SYN
-                } else {
-                    Flags::SYN | Flags::ACK
-                };
-                let s = self.segment(cfg, self.iss, flags, 0);
-                self.snd_rtx = self.iss + 1;
-                // An active end's SYN-ACK (simultaneous open) carries its SYN again: not
-                // fresh, so not timed (Karn's rule, RFC 6298 §3).
-                let resent = self.bits & HANDSHAKE_RTX != 0
-                    || (self.state == State::SynReceived && !self.is_passive());
-                self.on_sent(now, self.iss + 1, !resent);
-                Some(s)
+                Some(self.send_handshake(cfg, now))
             }
             State::SynSent | State::SynReceived | State::FinWait2 => self.bare_ack(cfg),
             State::Established
