@@ -1485,6 +1485,12 @@ impl Host {
             Some(slot) if slot.live && slot.gen == conn.gen && slot.lq & LQ_MANUAL == 0 => {
                 let mut sink = host_sink!(self, conn, slot.tag);
                 f(&mut slot.tcb, &mut sink);
+                // A close with nothing left to send: its FIN, taken inlined (see
+                // `Tcb::take_fin`); `flush` then finds nothing more due.
+                if let Some(fin) = slot.tcb.take_fin(&self.cfg, now) {
+                    self.out.stats.segments_sent += 1;
+                    self.tx.push_back(fin);
+                }
                 self.flush(conn.index, now);
             }
             _ => self.out.stats.ignored_app_calls += 1,

@@ -1427,6 +1427,27 @@ impl Tcb {
         s
     }
 
+    /// The FIN of a close with no data left to send, which is then due (and the only segment
+    /// due): what `poll_transmit` would return (`transmit_data`'s new data of length 0 with
+    /// the FIN), taken as it takes it. The host sends it from here, inlined, after an
+    /// application call, without the call into `poll_transmit`; `None` (and nothing changed)
+    /// if it is not due so.
+    #[inline(always)]
+    pub fn take_fin(&mut self, cfg: &TcpConfig, now: SimTime) -> Option<Segment> {
+        let due = self.bits & (REPLY_RST | RST_PENDING | FIN_QUEUED | FIN_SENT) == FIN_QUEUED
+            && self.snd_pending == 0
+            && !self.snd_rtx.lt(self.snd_nxt)
+            && matches!(
+                self.state,
+                State::Established
+                    | State::FinWait1
+                    | State::CloseWait
+                    | State::Closing
+                    | State::LastAck
+            );
+        due.then(|| self.send_new(cfg, now, 0, true))
+    }
+
     /// The next segment to send, if any.
     pub fn poll_transmit(&mut self, cfg: &TcpConfig, now: SimTime) -> Option<Segment> {
         if self.bits & REPLY_RST != 0 {
@@ -1505,6 +1526,12 @@ impl Tcb {
         if len == 0 && !fin {
             return None;
         }
+        Some(self.send_new(cfg, now, len, fin))
+    }
+
+    /// `len` new bytes from SND.NXT, and the FIN after them if `fin`.
+    #[inline(always)]
+    fn send_new(&mut self, cfg: &TcpConfig, now: SimTime, len: u32, fin: bool) -> Segment {
         let seq = self.snd_nxt;
         self.snd_pending -= len as u64;
         let s = self.data_segment(cfg, seq, len, fin, len > 0 && self.snd_pending == 0);
@@ -1514,7 +1541,7 @@ impl Tcb {
             self.bits |= FIN_SENT;
         }
         self.on_sent(now, self.snd_nxt, true);
-        Some(s)
+        s
     }
 
     fn data_segment(
