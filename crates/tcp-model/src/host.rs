@@ -1138,6 +1138,20 @@ impl Host {
         if matches!(state, State::Closed | State::TimeWait)
             || (slot.lq != 0 && state != State::SynReceived)
         {
+            if !hint && slot.lq == LQ_SYN && state == State::Established {
+                // After a segment (the only caller passing `hint = false`): the final ACK of a
+                // passive handshake under an Immediate listener, once per passive connection.
+                // `update_listen_queue` would take it out of the SYN queue and out of any tie to
+                // its listener; done here, it spares the call into `flush_slow`.
+                let l = self.listener_of.get(slot.tcb.local.port as usize).copied();
+                if let Some(l) = l.filter(|&l| l != 0) {
+                    let q = &mut self.listeners[l as usize - 1].syn_queued;
+                    *q = q.saturating_sub(1);
+                }
+                slot.lq = 0;
+                request_wakeup(&mut self.out, slot, i);
+                return;
+            }
             self.flush_slow(i);
         } else {
             request_wakeup(&mut self.out, slot, i);
