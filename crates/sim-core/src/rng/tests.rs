@@ -201,3 +201,48 @@ fn portable_ln_matches_the_platform_within_one_ulp() {
     assert_eq!(ln(2.0), std::f64::consts::LN_2);
     assert!(ulps_apart(ln(f64::MIN_POSITIVE / 8.0), (f64::MIN_POSITIVE / 8.0).ln()) <= 1);
 }
+
+#[test]
+fn round_to_u64_is_round_then_as() {
+    let mut cases = vec![
+        0.0,
+        -0.0,
+        0.49999999999999994,
+        0.5,
+        1.5,
+        2.5,
+        -0.5,
+        -1.5,
+        -7.3,
+        4503599627370495.5,
+        4503599627370496.0,
+        9007199254740993.0,
+        9.223372036854775e18,
+        9_223_372_036_854_775_808.0,
+        1.8446744073709552e19,
+        1e300,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::NAN,
+    ];
+    let mut r = SimRng::stream(9, 0, 0, 0);
+    for _ in 0..100_000 {
+        let bits = r.next_u64();
+        cases.push(f64::from_bits(bits));
+        cases.push((bits >> 11) as f64 / 1024.0);
+        cases.push((bits >> 40) as f64 + 0.5);
+    }
+    for y in cases {
+        assert_eq!(round_to_u64(y), y.round() as u64, "{y:e}");
+    }
+    for n in [
+        0,
+        1,
+        (1 << 53) + 1,
+        i64::MAX as u64,
+        i64::MAX as u64 + 1,
+        u64::MAX,
+    ] {
+        assert_eq!(u64_to_f64(n).to_bits(), (n as f64).to_bits(), "{n}");
+    }
+}
