@@ -30,6 +30,14 @@ const TW_LIVE: u32 = 1 << 31;
 const TW_ACTIVE: u32 = 1 << 30;
 /// `TimerToken::tw` of the TIME-WAIT lane's wake-up (see [`Host`]'s `tw_lane`).
 const TW_LANE: u32 = NONE - 1;
+/// The token of the TIME-WAIT lane's wake-ups.
+const LANE_TOKEN: TimerToken = TimerToken {
+    conn: ConnId {
+        index: NONE,
+        gen: 0,
+    },
+    tw: TW_LANE,
+};
 /// A lane entry with this record index is no record: its delta is the high word of the next
 /// entry's (see [`Host`]'s `tw_lane`). Record indexes stay below [`MAX_SLOTS`].
 const LANE_GAP: u32 = NONE;
@@ -1386,14 +1394,10 @@ impl Host {
         if let Some((_, at)) = self.lane_head() {
             if at < self.tw_lane_requested {
                 self.tw_lane_requested = at;
-                let token = TimerToken {
-                    conn: ConnId {
-                        index: NONE,
-                        gen: 0,
-                    },
-                    tw: TW_LANE,
-                };
-                self.out.events.push_back(HostEvent::Timer { token, at });
+                self.out.events.push_back(HostEvent::Timer {
+                    token: LANE_TOKEN,
+                    at,
+                });
             }
         }
     }
@@ -1407,7 +1411,14 @@ impl Host {
         self.tw_lane_requested = SimTime::MAX;
         while let Some((j, at)) = self.lane_head() {
             if at > now {
-                break;
+                // The new head's wake-up (`request_lane_wakeup` with nothing outstanding),
+                // asked for with the head in hand rather than by looking it up again.
+                self.tw_lane_requested = at;
+                self.out.events.push_back(HostEvent::Timer {
+                    token: LANE_TOKEN,
+                    at,
+                });
+                return;
             }
             self.tw_lane.pop_front();
             self.tw_lane_base = at;
@@ -1423,7 +1434,7 @@ impl Host {
             };
             self.expire_time_wait(now, j, conn);
         }
-        self.request_lane_wakeup();
+        // The lane is empty: nothing to wake up for.
     }
 
     /// The tag of live record `j`'s connection.
