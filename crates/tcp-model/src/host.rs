@@ -1023,10 +1023,36 @@ impl Host {
         if n == 0 {
             return None;
         }
-        let mut off = match self.cfg.port_selection {
-            PortSelection::Sequential => (self.next_port as u32).saturating_sub(lo as u32) % n,
+        let off = match self.cfg.port_selection {
+            // The cursor is always lo + an offset below n (it is only ever set so), so the
+            // division is for show; skipped when it would change nothing.
+            PortSelection::Sequential => match (self.next_port as u32).saturating_sub(lo as u32) {
+                d if d < n => d,
+                d => d % n,
+            },
             PortSelection::Random => (splitmix64(&mut self.rng) % n as u64) as u32,
         };
+        // The first candidate is almost always free: tried here, in line, so that the scan's
+        // set-up (it keeps the tables' pointers on the stack across the probes) is paid only
+        // when it is not.
+        let port = (lo as u32 + off) as u16;
+        if !self.is_listening(port) {
+            let key = conn_key(port, remote);
+            let hash = demux_hash(key);
+            if self.demux_find(key, hash).is_none() {
+                let next = if off + 1 == n { 0 } else { off + 1 };
+                self.next_port = (lo as u32 + next) as u16;
+                return Some((port, hash));
+            }
+        }
+        self.pick_port_scan(remote, off)
+    }
+
+    /// [`pick_port`](Host::pick_port) from offset `off` of the range on, every port once.
+    #[inline(never)]
+    fn pick_port_scan(&mut self, remote: Addr, mut off: u32) -> Option<(u16, u64)> {
+        let [lo, _] = self.cfg.ephemeral_ports;
+        let n = self.cfg.ephemeral_count();
         for _ in 0..n {
             let port = (lo as u32 + off) as u16;
             // `off < n`: a compare instead of a division per probe.
