@@ -253,7 +253,10 @@ pub struct EventQueue<E> {
     levels_occupied: u16,
     /// Time of the last popped event; also the wheel cursor between public calls.
     now_ns: u64,
-    len: usize,
+    /// Events ever cancelled. The number pending is `scheduled_total - popped_total -
+    /// cancelled_total`: counters that schedule and pop keep anyway, so neither has to
+    /// maintain a separate length as well.
+    cancelled_total: u64,
     max_pending: usize,
     /// The next insertion sequence number, shared by `schedule` and `reserve_seq`.
     next_seq: u64,
@@ -282,7 +285,7 @@ impl<E> fmt::Debug for EventQueue<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EventQueue")
             .field("now", &self.now())
-            .field("len", &self.len)
+            .field("len", &self.len())
             .field("max_pending", &self.max_pending)
             .field("capacity", &self.slab.capacity())
             .field("next_seq", &self.next_seq)
@@ -308,7 +311,7 @@ impl<E> EventQueue<E> {
             occupied: [0; LEVELS],
             levels_occupied: 0,
             now_ns: 0,
-            len: 0,
+            cancelled_total: 0,
             max_pending: max_pending.min(MAX_LIMIT),
             next_seq: 0,
             scheduled_total: 0,
@@ -325,11 +328,11 @@ impl<E> EventQueue<E> {
 
     /// Number of pending (scheduled, not yet popped or cancelled) events.
     pub fn len(&self) -> usize {
-        self.len
+        (self.scheduled_total - self.popped_total - self.cancelled_total) as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
 
     /// The pending-event limit in force (after clamping).
@@ -409,7 +412,7 @@ impl<E> EventQueue<E> {
     /// of line because it only runs until the slab reaches the peak number of pending events.
     #[inline(never)]
     fn schedule_grow(&mut self, at_ns: u64, ev: E) -> Result<EventHandle, ScheduleError> {
-        if self.len >= self.max_pending {
+        if self.len() >= self.max_pending {
             return Err(ScheduleError::TooManyPending {
                 limit: self.max_pending,
             });
@@ -439,7 +442,6 @@ impl<E> EventQueue<E> {
             self.floor_ns = at_ns;
             self.min_index = index;
         }
-        self.len += 1;
         self.scheduled_total += 1;
     }
 
@@ -462,6 +464,7 @@ impl<E> EventQueue<E> {
         let (level, slot) = place(self.now_ns, time_ns);
         self.unlink(level, slot, h.index);
         self.release(h.index);
+        self.cancelled_total += 1;
         // The floor stays a lower bound: the minimum can only have grown.
         if self.min_index == h.index {
             self.min_index = NIL;
@@ -715,7 +718,6 @@ impl<E> EventQueue<E> {
         entry.next = self.free_head;
         entry.prev = NIL;
         self.free_head = index;
-        self.len -= 1;
     }
 }
 

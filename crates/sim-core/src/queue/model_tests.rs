@@ -62,7 +62,7 @@ impl<E> EventQueue<E> {
             }
         }
         assert_eq!(lv_occ, self.levels_occupied);
-        assert_eq!(pending, self.len);
+        assert_eq!(pending, self.len());
         // free list
         let mut cur = self.free_head;
         let mut free = 0;
