@@ -478,12 +478,17 @@ fn check_remote(remote: Addr) -> Result<(), ConnectError> {
     Ok(())
 }
 
+/// Taken items a [`Fifo`] may keep before it drops them (a few KiB of segments).
+const COMPACT_AFTER: usize = 256;
+
 /// A host's output queue (segments, events): the host appends, the driver takes from the
 /// front, and drivers take everything after each input. So it is a `Vec` and a read index,
 /// emptied (both back to 0) when the last item is taken: a push is a `Vec` push, and
 /// a queue with items always has its first one at `head`, so "empty" is `items.is_empty()`.
-/// Cheaper than a ring buffer, whose every push and pop wraps an index. A driver that never
-/// drains it completely only makes it grow, as a `VecDeque` would.
+/// Cheaper than a ring buffer, whose every push and pop wraps an index. A driver that takes
+/// items one at a time and never drains it completely is still bounded: once
+/// [`COMPACT_AFTER`] items and at least half of those held were taken, they are dropped, so
+/// the backlog, not the number of items ever queued, sets its size.
 #[derive(Debug)]
 struct Fifo<T> {
     items: Vec<T>,
@@ -502,6 +507,17 @@ impl<T: Copy> Fifo<T> {
     fn push_back(&mut self, v: T) {
         self.items.push(v);
     }
+    /// Drops the taken items once they are at least half of those held (so each item is
+    /// moved at most once per compaction it outlives: linear in all), out of line: only a
+    /// driver that leaves items behind gets here.
+    #[cold]
+    #[inline(never)]
+    fn compact(&mut self) {
+        if self.head * 2 >= self.items.len() {
+            self.items.drain(..self.head);
+            self.head = 0;
+        }
+    }
     #[inline]
     fn pop_front(&mut self) -> Option<T> {
         if self.items.is_empty() {
@@ -512,6 +528,8 @@ impl<T: Copy> Fifo<T> {
         if self.head == self.items.len() {
             self.items.clear();
             self.head = 0;
+        } else if self.head >= COMPACT_AFTER {
+            self.compact();
         }
         Some(v)
     }
@@ -1967,5 +1985,27 @@ mod tests {
         assert_eq!(key_remote(k), r);
         assert_eq!(key_local_port(k), 40000);
         assert_ne!(conn_key(40001, r), k);
+    }
+
+    /// A driver that takes one item per item queued, never emptying the queue, keeps it at
+    /// its backlog's size; taking everything resets it; order is first in, first out.
+    #[test]
+    fn fifo_stays_bounded_when_never_drained() {
+        let mut q = Fifo::new();
+        q.push_back(0u32);
+        q.push_back(1);
+        for i in 2..100_000u32 {
+            q.push_back(i);
+            assert_eq!(q.pop_front(), Some(i - 2));
+        }
+        assert!(
+            q.items.capacity() <= 4 * COMPACT_AFTER,
+            "grew to {}",
+            q.items.capacity()
+        );
+        assert_eq!(q.pop_front(), Some(99_998));
+        assert_eq!(q.pop_front(), Some(99_999));
+        assert_eq!(q.pop_front(), None);
+        assert_eq!((q.items.len(), q.head), (0, 0));
     }
 }
