@@ -69,8 +69,7 @@ impl TimerToken {
     /// For a live connection's wake-up, its slot: a small integer, dense over the host's live
     /// connections and reused after them, so a driver can keep its queue handles in a `Vec`
     /// indexed by it (only these wake-ups are ever [`HostEvent::TimerCancelled`] or
-    /// [`HostEvent::TimerMoved`]). `None` for
-    /// TIME-WAIT wake-ups.
+    /// [`HostEvent::TimerMoved`]). `None` for TIME-WAIT wake-ups.
     pub fn slot(&self) -> Option<u32> {
         (self.tw == NONE).then_some(self.conn.index)
     }
@@ -100,7 +99,8 @@ pub enum HostEvent {
     /// and wake at `at` instead. Sent only to a driver that asked for it with
     /// [`Host::report_moved_timers`], in place of the `TimerCancelled` and `Timer` pair that
     /// says the same (the deadline of a connection that already has a wake-up outstanding
-    /// moved earlier: in a normal lifecycle, once per end, when its FIN goes out). One event
+    /// moved earlier: in a normal lifecycle once per end, when its first data segment or, with no
+    /// data, its FIN goes out). One event
     /// instead of two. A driver that cannot cancel treats it as a `Timer`.
     TimerMoved { token: TimerToken, at: SimTime },
     /// A SYN to a listener created a passive connection (now SYN-RECEIVED), or an ACK
@@ -1043,7 +1043,7 @@ impl Host {
         }
         let off = match self.cfg.port_selection {
             // The cursor is always lo + an offset below n (it is only ever set so), so the
-            // division is for show; skipped when it would change nothing.
+            // division is never needed; it stays as a guard, skipped when it changes nothing.
             PortSelection::Sequential => match (self.next_port as u32).saturating_sub(lo as u32) {
                 d if d < n => d,
                 d => d % n,

@@ -1365,8 +1365,8 @@ impl Tcb {
 
     /// The bare ACK `poll_transmit` would return, when that is all it has to send (nothing to
     /// reset, no handshake segment, no data or FIN due), taken as `poll_transmit` takes it;
-    /// `None` (and nothing changed) otherwise. A host sends the ACK that answers a FIN or a
-    /// SYN-ACK through this, inlined, without the call into `poll_transmit` and its dispatch
+    /// `None` (and nothing changed) otherwise. Every host `transmit` tries this first (the ACK
+    /// that answers a FIN or a SYN-ACK, delayed, challenge and data ACKs alike), inlined, without the call into `poll_transmit` and its dispatch
     /// on the state; whatever else there is to send goes through `poll_transmit`.
     #[inline(always)]
     pub fn take_bare_ack(&mut self, cfg: &TcpConfig) -> Option<Segment> {
@@ -1374,8 +1374,9 @@ impl Tcb {
             return None;
         }
         // `poll_transmit`'s arms, where they end in the bare ACK: TIME-WAIT's ACK is the same
-        // segment (`time_wait_ack`), and `transmit_data` returns nothing exactly when
-        // `may_transmit` finds no data or FIN due.
+        // segment (`time_wait_ack`), and `transmit_data` returns nothing if `may_transmit`
+        // finds no data or FIN due (it may also return nothing when data waits for window:
+        // then this declines, and `poll_transmit` decides).
         let only_ack = match self.state {
             State::Closed | State::Listen => false,
             State::FinWait2 | State::TimeWait => true,
