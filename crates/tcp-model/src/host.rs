@@ -1998,11 +1998,10 @@ mod tests {
             q.push_back(i);
             assert_eq!(q.pop_front(), Some(i - 2));
         }
-        assert!(
-            q.items.capacity() <= 4 * COMPACT_AFTER,
-            "grew to {}",
-            q.items.capacity()
-        );
+        // 100k items went through a two-item backlog: without compaction the Vec would hold
+        // them all. A bound fixed here, not derived from `COMPACT_AFTER`, so that raising
+        // the constant past reason fails too.
+        assert!(q.items.capacity() <= 1024, "grew to {}", q.items.capacity());
         assert_eq!(q.pop_front(), Some(99_998));
         assert_eq!(q.pop_front(), Some(99_999));
         assert_eq!(q.pop_front(), None);
