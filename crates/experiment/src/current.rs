@@ -70,12 +70,22 @@ pub struct RunScope {
     _thread: std::marker::PhantomData<*const ()>,
 }
 
+/// Set to `POINT,REPLICATION` (say `1,0`), this makes that run panic as soon as it is marked:
+/// a panic is a bug, so without this no test could check, end to end, that one names its run
+/// and seed (`crates/tcpsim/tests/cli.rs`). Read once per run, never per event.
+pub const INJECT_PANIC_ENV: &str = "TCPSIM_INJECT_PANIC";
+
 impl RunScope {
     pub fn enter(run: RunContext) -> RunScope {
-        RunScope {
+        let target = format!("{},{}", run.point, run.replication);
+        let scope = RunScope {
             prev: CURRENT.with(|c| c.replace(Some(run))),
             _thread: std::marker::PhantomData,
+        };
+        if std::env::var_os(INJECT_PANIC_ENV).is_some_and(|v| v == target.as_str()) {
+            panic!("{INJECT_PANIC_ENV}={target}: this run panics on purpose");
         }
+        scope
     }
 }
 

@@ -231,3 +231,83 @@ fn bad_input_exits_nonzero_and_writes_nothing() {
         assert!(!out_dir.exists(), "{args:?} wrote {}", out_dir.display());
     }
 }
+
+/// A panic is a bug; it must still name its run and seed, print a command that repeats the
+/// run alone, and leave no result file behind. `TCPSIM_INJECT_PANIC` makes one run panic.
+#[test]
+fn a_panic_names_its_run_and_the_command_that_repeats_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("out");
+    let bin = env!("CARGO_BIN_EXE_tcpsim");
+    let run = |args: &[&str], inject: Option<&str>| {
+        let mut cmd = std::process::Command::new(bin);
+        cmd.args(args).current_dir(repo());
+        match inject {
+            Some(v) => cmd.env(experiment::current::INJECT_PANIC_ENV, v),
+            None => cmd.env_remove(experiment::current::INJECT_PANIC_ENV),
+        };
+        cmd.output().expect("tcpsim runs")
+    };
+    let args = [
+        "run",
+        "experiments/basic.toml",
+        "--set",
+        "workload.connections=20",
+        "--threads",
+        "2",
+        "--out",
+        out_dir.to_str().unwrap(),
+    ];
+    let out = run(&args, Some("0,2"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // 101: Rust's exit code for a panic, not an input (2) or run (1) error.
+    assert_eq!(out.status.code(), Some(101), "{stderr}");
+    assert!(stderr.contains("panics on purpose"), "{stderr}");
+    assert!(
+        stderr.contains("sweep point 0, replication 2 of experiments/basic.toml (seed 1)"),
+        "{stderr}"
+    );
+    assert!(!out_dir.exists(), "a panicked run wrote {out_dir:?}");
+
+    // The printed command repeats exactly that run: with the same injection it panics in
+    // the same place, and without it it runs.
+    let line = stderr
+        .lines()
+        .skip_while(|l| !l.contains("To reproduce it alone:"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no command in:\n{stderr}"));
+    let repeat = line
+        .trim()
+        .strip_prefix("tcpsim ")
+        .expect("a tcpsim command");
+    assert!(
+        repeat.contains("--set 'workload.connections=20'"),
+        "{repeat}"
+    );
+    let via_shell = |inject: Option<&str>| {
+        let mut cmd = std::process::Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("\"{bin}\" {repeat} --format text"))
+            .current_dir(repo());
+        match inject {
+            Some(v) => cmd.env(experiment::current::INJECT_PANIC_ENV, v),
+            None => cmd.env_remove(experiment::current::INJECT_PANIC_ENV),
+        };
+        cmd.output().expect("sh runs")
+    };
+    let again = via_shell(Some("0,2"));
+    let again_err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(101), "{again_err}");
+    assert!(
+        again_err.contains("sweep point 0, replication 2 of experiments/basic.toml (seed 1)"),
+        "{again_err}"
+    );
+    let clean = via_shell(None);
+    assert!(
+        clean.status.success(),
+        "{}",
+        String::from_utf8_lossy(&clean.stderr)
+    );
+    // Another run's injection leaves this one alone.
+    assert!(run(&args, Some("0,7")).status.success());
+}
