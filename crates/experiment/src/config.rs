@@ -327,12 +327,19 @@ pub fn parse(
         override_list.push(format!("{key}={}", raw.trim()));
     }
     if let Some(seed) = overrides.seed {
+        // A TOML integer is an i64: a larger seed could not be written in the file either.
+        let Ok(seed_i64) = i64::try_from(seed) else {
+            return Err(err(
+                "experiment.seed",
+                format!("seed {seed} is out of range; allowed: 0 to {}", i64::MAX),
+            ));
+        };
         let exp = table
             .entry("experiment")
             .or_insert_with(|| Value::Table(Table::new()));
         match exp {
             Value::Table(t) => {
-                t.insert("seed".into(), Value::Integer(seed as i64));
+                t.insert("seed".into(), Value::Integer(seed_i64));
             }
             _ => return Err(err("experiment", "must be a table ([experiment])".into())),
         }
@@ -554,6 +561,10 @@ const TOP_KEYS: &[&str] = &[
     "plot",
 ];
 
+/// The sections a sweep can vary. Not `fault` or `plot`, which are arrays of tables (a dotted
+/// key cannot name one element), and `plot` does not change a run anyway; not `sweep` itself.
+const SWEEPABLE: &[&str] = &["experiment", "link", "tcp", "workload", "output", "flood"];
+
 fn check_key(key: &str) -> Result<(), String> {
     if key.is_empty() || key.split('.').any(|p| p.trim().is_empty()) {
         return Err("empty key; use a dotted key such as link.loss".into());
@@ -621,11 +632,12 @@ fn flatten_sweep(t: &Table, prefix: &str) -> Result<Vec<SweepAxis>, KeyError> {
             Value::Array(values) => {
                 check_key(&key).map_err(|m| (format!("sweep.{key}"), m))?;
                 let top = key.split('.').next().unwrap_or_default();
-                if top == "sweep" || !TOP_KEYS.contains(&top) {
+                if !SWEEPABLE.contains(&top) {
                     return Err((
                         format!("sweep.{key}"),
                         format!(
-                            "cannot sweep `{key}`; swept keys start with one of: experiment, link, tcp, workload, output"
+                            "cannot sweep `{key}`; swept keys start with one of: {}",
+                            SWEEPABLE.join(", ")
                         ),
                     ));
                 }

@@ -263,6 +263,25 @@ fn seeds_cannot_be_swept() {
     assert_mentions(&msg, &["sweep.experiment.seed", "replications"]);
 }
 
+/// `[[fault]]` and `[[plot]]` are arrays of tables, which a dotted key cannot name one entry
+/// of; a swept `plot.*` used to be accepted and silently ignored.
+#[test]
+fn faults_and_plots_cannot_be_swept() {
+    for (key, value) in [("plot.x", "[\"a\", \"b\"]"), ("fault.nth", "[1, 2]")] {
+        let msg = err_of(&format!("{BASE}[sweep]\n\"{key}\" = {value}\n"));
+        assert_mentions(
+            &msg,
+            &[
+                "exp.toml",
+                &format!("sweep.{key}"),
+                "experiment, link, tcp, workload, output, flood",
+            ],
+        );
+    }
+    let msg = err_of(&format!("{BASE}[sweep]\n\"sweep.x\" = [1, 2]\n"));
+    assert_mentions(&msg, &["sweep.sweep.x", "cannot sweep"]);
+}
+
 #[test]
 fn huge_sweeps_are_rejected_before_they_are_built() {
     let list = format!(
@@ -336,4 +355,25 @@ fn timeseries_and_flood_limits() {
     let msg =
         err_of("[experiment]\nname = \"t\"\n[workload]\nserver_port = 65535\nserver_ports = 2\n");
     assert_mentions(&msg, &["workload.server_ports", "65535"]);
+}
+
+/// The binary's `--seed` stops at i64::MAX; a library caller passing more gets an error that
+/// says so, not a wrapped negative seed.
+#[test]
+fn a_seed_beyond_a_toml_integer_is_an_error() {
+    let o = Overrides {
+        seed: Some(i64::MAX as u64 + 1),
+        ..Overrides::default()
+    };
+    let msg = err_with(BASE, &o);
+    assert_mentions(
+        &msg,
+        &["exp.toml", "experiment.seed", "9223372036854775807"],
+    );
+    let o = Overrides {
+        seed: Some(i64::MAX as u64),
+        ..Overrides::default()
+    };
+    let exp = parse(Path::new("exp.toml"), BASE, &o).unwrap();
+    assert_eq!(exp.seed, i64::MAX as u64);
 }
