@@ -73,13 +73,27 @@ pub fn execute(
         })?;
     let threads = pool.current_num_threads();
     let start = Instant::now();
-    let runs = pool.install(|| {
+    // The failure reported is the first in (point, replication) order, whatever the thread
+    // count: a run is skipped only when one before it in that order has failed.
+    let first_failed = std::sync::atomic::AtomicUsize::new(usize::MAX);
+    let outcomes = pool.install(|| {
         jobs.par_iter()
-            .map(|&(point, replication)| {
+            .enumerate()
+            .map(|(k, &(point, replication))| {
+                if k > first_failed.load(std::sync::atomic::Ordering::Relaxed) {
+                    return None;
+                }
                 let cfg: &RunConfig = &exp.points[point].config;
                 let output = {
                     let _scope = RunScope::enter(RunContext::of(exp, point, replication));
-                    engine::run(cfg, exp.seed, point, replication)?
+                    engine::run(cfg, exp.seed, point, replication)
+                };
+                let output = match output {
+                    Ok(o) => o,
+                    Err(e) => {
+                        first_failed.fetch_min(k, std::sync::atomic::Ordering::Relaxed);
+                        return Some(Err(e));
+                    }
                 };
                 let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 let c = conns.fetch_add(
@@ -87,14 +101,22 @@ pub fn execute(
                     std::sync::atomic::Ordering::Relaxed,
                 ) + output.summary.connections;
                 progress(d, total, c);
-                Ok(RunResult {
+                Some(Ok(RunResult {
                     point,
                     replication,
                     output,
-                })
+                }))
             })
-            .collect::<Result<Vec<_>, RunError>>()
-    })?;
+            .collect::<Vec<Option<Result<RunResult, RunError>>>>()
+    });
+    let mut runs = Vec::with_capacity(outcomes.len());
+    for outcome in outcomes {
+        match outcome {
+            Some(Ok(run)) => runs.push(run),
+            Some(Err(e)) => return Err(e),
+            None => unreachable!("a run is skipped only after an earlier one failed"),
+        }
+    }
     Ok(Results {
         runs,
         threads,
@@ -275,25 +297,79 @@ pub fn write_all(
     Ok(written)
 }
 
-/// Writes each (name, bytes) to `dir/name` via a temporary file and a rename.
+/// Writes each (name, bytes) to `dir/name` via a temporary file and a rename. All files are
+/// staged before the first rename, so a write that fails (a full disk) leaves every old file
+/// as it was; on any failure the temporary files are removed.
 pub fn write_files(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<Vec<PathBuf>, ExperimentError> {
     let werr = |path: &Path, io| ExperimentError::Write {
         path: path.to_path_buf(),
         io,
     };
     std::fs::create_dir_all(dir).map_err(|e| werr(dir, e))?;
-    let mut staged = Vec::new();
-    for (name, bytes) in files {
-        let tmp = dir.join(format!(".{name}.tmp"));
-        let mut f = std::fs::File::create(&tmp).map_err(|e| werr(&tmp, e))?;
-        f.write_all(bytes).map_err(|e| werr(&tmp, e))?;
-        f.sync_all().map_err(|e| werr(&tmp, e))?;
-        staged.push((tmp, dir.join(name)));
+    let tmp_of = |name: &str| dir.join(format!(".{name}.tmp"));
+    let result = (|| {
+        for (name, bytes) in files {
+            let tmp = tmp_of(name);
+            let mut f = std::fs::File::create(&tmp).map_err(|e| werr(&tmp, e))?;
+            f.write_all(bytes).map_err(|e| werr(&tmp, e))?;
+            f.sync_all().map_err(|e| werr(&tmp, e))?;
+        }
+        let mut out = Vec::new();
+        for (name, _) in files {
+            let path = dir.join(name);
+            std::fs::rename(tmp_of(name), &path).map_err(|e| werr(&path, e))?;
+            out.push(path);
+        }
+        Ok(out)
+    })();
+    if result.is_err() {
+        for (name, _) in files {
+            // Already renamed, or never created: nothing to remove.
+            let _ = std::fs::remove_file(tmp_of(name));
+        }
     }
-    let mut out = Vec::new();
-    for (tmp, path) in staged {
-        std::fs::rename(&tmp, &path).map_err(|e| werr(&path, e))?;
-        out.push(path);
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_keeps_the_old_files_and_leaves_no_temporary_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        write_files(
+            dir,
+            &[("a.csv", b"old a".to_vec()), ("b.json", b"old b".to_vec())],
+        )
+        .unwrap();
+        // A directory where b.json's temporary file goes: its staging fails after a.csv's.
+        std::fs::create_dir(dir.join(".b.json.tmp")).unwrap();
+        let e = write_files(
+            dir,
+            &[("a.csv", b"new a".to_vec()), ("b.json", b"new b".to_vec())],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains(".b.json.tmp"), "{e}");
+        assert_eq!(std::fs::read(dir.join("a.csv")).unwrap(), b"old a");
+        assert_eq!(std::fs::read(dir.join("b.json")).unwrap(), b"old b");
+        assert!(
+            !dir.join(".a.csv.tmp").exists(),
+            "a temporary file was left"
+        );
+        std::fs::remove_dir(dir.join(".b.json.tmp")).unwrap();
+        write_files(
+            dir,
+            &[("a.csv", b"new a".to_vec()), ("b.json", b"new b".to_vec())],
+        )
+        .unwrap();
+        assert_eq!(std::fs::read(dir.join("a.csv")).unwrap(), b"new a");
+        let mut names: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["a.csv", "b.json"]);
     }
-    Ok(out)
 }

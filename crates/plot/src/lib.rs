@@ -141,9 +141,24 @@ pub fn render_csv<R: Read>(
     fs::create_dir_all(out_dir).map_err(io(out_dir))?;
     let svg_path = out_dir.join(format!("{}.svg", spec.name));
     let png_path = out_dir.join(format!("{}.png", spec.name));
-    fs::write(&svg_path, svg).map_err(io(&svg_path))?;
-    fs::write(&png_path, png).map_err(io(&png_path))?;
+    write_atomically(&svg_path, svg.as_bytes()).map_err(io(&svg_path))?;
+    write_atomically(&png_path, &png).map_err(io(&png_path))?;
     Ok(vec![svg_path, png_path])
+}
+
+/// Writes `path` through a hidden temporary file in the same directory and a rename, like the
+/// result files: a figure is never seen half written, and a failure leaves the old one.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.tmp"));
+    let result = fs::write(&tmp, bytes).and_then(|()| fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// Renders to memory: (SVG text, PNG bytes).

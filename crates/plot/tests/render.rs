@@ -94,6 +94,31 @@ fn renders_svg_and_png() {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 }
 
+/// Figures are written through a temporary file and a rename: a write that fails leaves the
+/// old figure whole and no temporary file behind.
+#[test]
+fn a_failed_write_leaves_the_old_figure() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = write_csv(dir.path());
+    let out = dir.path().join("figures");
+    let files = render(&spec(FULL), &csv, &out).unwrap();
+    let old_png = std::fs::read(&files[1]).unwrap();
+    // A directory where the PNG's temporary file goes makes that write fail.
+    std::fs::create_dir(out.join(".tw_vs_msl.png.tmp")).unwrap();
+    let e = render(&spec(FULL), &csv, &out).unwrap_err();
+    assert!(e.to_string().contains("tw_vs_msl.png"), "{e}");
+    assert_eq!(std::fs::read(&files[1]).unwrap(), old_png);
+    let mut names: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [".tw_vs_msl.png.tmp", "tw_vs_msl.png", "tw_vs_msl.svg"]
+    );
+}
+
 fn png_pixels(png_bytes: &[u8]) -> (u32, u32, Vec<u8>) {
     let mut dec = png::Decoder::new(std::io::Cursor::new(png_bytes))
         .read_info()

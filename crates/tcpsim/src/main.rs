@@ -261,7 +261,7 @@ fn plot_cmd(target: &Path, results: Option<&Path>) -> anyhow::Result<()> {
 
 /// Draws every `[[plot]]` of `exp` from the CSV files in `dir`.
 fn draw_plots(exp: &Experiment, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut written = Vec::new();
+    // Every input is checked before the first figure is drawn: a usage error writes nothing.
     for spec in &exp.plots {
         let csv = dir.join(spec.file.file_name());
         if !csv.is_file() {
@@ -273,6 +273,10 @@ fn draw_plots(exp: &Experiment, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
             ))
             .into());
         }
+    }
+    let mut written = Vec::new();
+    for spec in &exp.plots {
+        let csv = dir.join(spec.file.file_name());
         written.extend(
             plot::render(spec, &csv, dir)
                 .with_context(|| format!("drawing plot `{}` of `{}`", spec.name, exp.name))?,
