@@ -37,8 +37,13 @@ impl RunContext {
     /// (tracing one connection does not change it), on one thread.
     pub fn reproduce_hint(&self) -> String {
         let mut sets = String::new();
-        for s in &self.overrides {
-            let _ = write!(sets, " --set '{s}'");
+        // `--seed` is printed anyway; loading with it also recorded it as an override.
+        for s in self
+            .overrides
+            .iter()
+            .filter(|s| !s.starts_with("experiment.seed="))
+        {
+            let _ = write!(sets, " --set {}", shell_quote(s));
         }
         format!(
             "tcpsim: this is a bug in tcpsim. It happened in sweep point {p}, replication {r} \
@@ -46,9 +51,21 @@ impl RunContext {
              tcpsim trace {f} --seed {seed} --point {p} --replication {r} --connection 0{sets}",
             p = self.point,
             r = self.replication,
-            f = self.file.display(),
+            f = shell_quote(&self.file.display().to_string()),
             seed = self.seed,
         )
+    }
+}
+
+/// `s` as one POSIX shell word: single-quoted, with each `'` written as `'\''`.
+fn shell_quote(s: &str) -> String {
+    let plain = !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b));
+    if plain {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
@@ -154,5 +171,27 @@ mod tests {
             ),
             "{hint}"
         );
+    }
+
+    /// The printed command must survive a shell: odd paths and values are quoted, and the
+    /// seed appears once (loading with `--seed` also records it as an override).
+    #[test]
+    fn the_hint_quotes_for_the_shell_and_names_the_seed_once() {
+        let ctx = RunContext {
+            file: PathBuf::from("my exps/it's.toml"),
+            overrides: vec!["experiment.seed=5".into(), "tcp.profile=it's".into()],
+            seed: 5,
+            point: 0,
+            replication: 0,
+        };
+        let hint = ctx.reproduce_hint();
+        assert!(
+            hint.ends_with(
+                "tcpsim trace 'my exps/it'\\''s.toml' --seed 5 --point 0 --replication 0 \
+                 --connection 0 --set 'tcp.profile=it'\\''s'"
+            ),
+            "{hint}"
+        );
+        assert_eq!(hint.matches("5").count(), 2, "{hint}");
     }
 }

@@ -18,7 +18,9 @@ pub enum Outcome {
     /// Retransmissions ran out after the handshake, the application aborted, or FIN-WAIT-2
     /// timed out (`tcp.fin_timeout`).
     Aborted,
-    /// Still alive when the run hit `max_sim_time` or `max_events`.
+    /// Not finished when the run stopped: still alive at `max_sim_time` or `max_events`, left
+    /// open when nothing more could happen (a `stalled` run), or never started because its
+    /// arrival lay beyond the limit.
     Unfinished,
 }
 
