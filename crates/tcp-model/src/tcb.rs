@@ -1128,6 +1128,9 @@ impl Tcb {
     }
 
     /// RFC 6298 §2.2-2.5, in integer microseconds; G (clock granularity) is 1 µs.
+    // Inlined: taken on most ACKs of new data, and too short to pay for a call (whose
+    // argument set-up and reloads around it cost more than its own arithmetic).
+    #[inline(always)]
     fn rtt_sample(&mut self, cfg: &TcpConfig, r: SimDuration) {
         let r = (r.as_nanos() / 1_000).min(u32::MAX as u64);
         let (srtt, rttvar) = if self.bits & HAVE_RTT == 0 {
@@ -1288,6 +1291,8 @@ impl Tcb {
 
     /// Something occupying sequence space up to `end` goes on the wire at `now`; `fresh` if it
     /// was never sent before (only those may be timed, Karn's rule).
+    // Inlined, with `ack_sent`: once per segment sent, a few instructions each.
+    #[inline(always)]
     fn on_sent(&mut self, now: SimTime, end: SeqNum, fresh: bool) {
         // RFC 6298 §5.1: start the timer if it is not running.
         if self.timer_at == SimTime::MAX {
@@ -1303,6 +1308,7 @@ impl Tcb {
 
     /// A segment carrying `<ACK=RCV.NXT>` leaves: whatever ACK was owed, at once or delayed,
     /// is paid (Linux `tcp_event_ack_sent`: it also stops the delayed-ACK timer).
+    #[inline(always)]
     fn ack_sent(&mut self) {
         self.bits &= !ACK_PENDING;
         if self.rcv_wup != self.rcv_nxt {
