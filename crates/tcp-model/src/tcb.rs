@@ -442,7 +442,8 @@ impl Tcb {
         self.bits &= RST_PENDING | REPLY_RST | REPLY_WITH_ACK;
     }
 
-    #[inline]
+    // Always inlined: once per active close, from segment handling; the call cost more.
+    #[inline(always)]
     fn enter_time_wait<S: Sink>(&mut self, cfg: &TcpConfig, now: SimTime, sink: &mut S) {
         self.set_state(State::TimeWait, sink);
         // RFC 9293 §3.10.7.4: start the time-wait timer, turn off the other timers.
