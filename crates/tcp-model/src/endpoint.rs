@@ -4,7 +4,7 @@ use sim_time::{SimDuration, SimTime};
 
 use crate::config::TcpConfig;
 use crate::event::{EndpointStats, Event, Note, Sink, State};
-use crate::tcb::Tcb;
+use crate::tcb::{Tcb, TcbInit};
 use crate::wire::{Addr, Segment, SeqNum};
 
 /// Events an [`Endpoint`] holds until `poll_event`; more are dropped and counted. One input
@@ -101,6 +101,7 @@ impl Endpoint {
         let mut stats = EndpointStats::default();
         let tcb = Tcb::connect(
             cfg,
+            TcbInit::new(cfg),
             now,
             local,
             remote,
@@ -128,6 +129,7 @@ impl Endpoint {
         let mut stats = EndpointStats::default();
         let tcb = Tcb::accept(
             cfg,
+            TcbInit::new(cfg),
             local,
             syn,
             iss,

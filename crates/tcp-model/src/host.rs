@@ -14,7 +14,7 @@ use crate::event::{CloseCounts, Event, Note, RtxCounts, Sink, StaleCounts, State
 use crate::isn::{isn, isn_cached, splitmix64, SipKey, TupleHashCache};
 use crate::syncookie::{self, COOKIE_MAX_AGE, COOKIE_PERIOD};
 use crate::tcb::{
-    time_wait_ack, time_wait_segment, time_wait_timeout, Tcb, TwCore, TwVerdict,
+    time_wait_ack, time_wait_segment, time_wait_timeout, Tcb, TcbInit, TwCore, TwVerdict,
     TW_REOPEN_ISS_OFFSET,
 };
 use crate::wire::{reset_for, Addr, Flags, Segment, SeqNum};
@@ -597,6 +597,8 @@ fn request_wakeup(out: &mut Out, slot: &mut Slot, i: u32) {
 pub struct Host {
     ip: u32,
     cfg: TcpConfig,
+    /// `cfg`'s values for new TCBs (`cfg` never changes after `new`).
+    tcb_init: TcbInit,
     sip_key: SipKey,
     /// The ISN hash's state for the last address pair (see [`TupleHashCache`]).
     isn_cache: TupleHashCache,
@@ -669,6 +671,7 @@ impl Host {
         let sip_key = SipKey::new(secret, k1);
         Host {
             ip,
+            tcb_init: TcbInit::new(&cfg),
             cfg,
             sip_key,
             isn_cache: TupleHashCache::new(&sip_key),
@@ -1009,7 +1012,16 @@ impl Host {
         let local = Addr { ip: self.ip, port };
         let iss = self.next_isn(now, local, remote);
         let mut sink = host_sink!(self, conn, tag);
-        let tcb = Tcb::connect(&self.cfg, now, local, remote, iss, incarnation, &mut sink);
+        let tcb = Tcb::connect(
+            &self.cfg,
+            self.tcb_init,
+            now,
+            local,
+            remote,
+            iss,
+            incarnation,
+            &mut sink,
+        );
         self.install(conn, tcb, tag, hash);
         if self.holds_ephemeral_port(port) {
             self.slots[conn.index as usize].holds_port = true;
@@ -1785,8 +1797,8 @@ impl Host {
             Some(iss) => iss,
             None => self.next_isn(now, seg.dst, seg.src),
         };
-        self.open_passive(conn, seg, hash, |cfg, sink| {
-            Tcb::accept(cfg, seg.dst, seg, iss, sink)
+        self.open_passive(conn, seg, hash, |cfg, init, sink| {
+            Tcb::accept(cfg, init, seg.dst, seg, iss, sink)
         });
         let listener = &mut self.listeners[l];
         listener.syn_queued += 1;
@@ -1856,8 +1868,8 @@ impl Host {
             self.out.stats.unexpected_segments += 1;
             return true;
         };
-        self.open_passive(conn, seg, hash, |cfg, sink| {
-            Tcb::accept_cookie(cfg, now, seg.dst, seg, mss, sink)
+        self.open_passive(conn, seg, hash, |cfg, init, sink| {
+            Tcb::accept_cookie(cfg, init, now, seg.dst, seg, mss, sink)
         });
         if self.listeners[l].mode == AcceptMode::Manual {
             self.join_accept_queue(l, conn);
@@ -1875,7 +1887,7 @@ impl Host {
         conn: ConnId,
         seg: &Segment,
         hash: u64,
-        make: impl FnOnce(&TcpConfig, &mut HostSink<'_>) -> Tcb,
+        make: impl FnOnce(&TcpConfig, TcbInit, &mut HostSink<'_>) -> Tcb,
     ) {
         let tag = seg.incarnation as u64;
         self.out.events.push_back(HostEvent::Incoming {
@@ -1883,7 +1895,7 @@ impl Host {
             tag,
             peer: seg.src,
         });
-        let tcb = make(&self.cfg, &mut host_sink!(self, conn, tag));
+        let tcb = make(&self.cfg, self.tcb_init, &mut host_sink!(self, conn, tag));
         self.install(conn, tcb, tag, hash);
     }
 

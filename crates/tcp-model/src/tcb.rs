@@ -287,8 +287,25 @@ pub(crate) struct Tcb {
     retries: u8,
 }
 
+/// What every new TCB takes from the configuration, converted once (a host keeps one)
+/// rather than at every open: building a TCB is then copies and constants.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TcbInit {
+    rto_us: u32,
+    send_mss: u16,
+}
+
+impl TcbInit {
+    pub fn new(cfg: &TcpConfig) -> TcbInit {
+        TcbInit {
+            rto_us: duration_us(cfg.rto_initial),
+            send_mss: DEFAULT_MSS.min(cfg.mss),
+        }
+    }
+}
+
 impl Tcb {
-    fn blank(cfg: &TcpConfig, local: Addr, remote: Addr, iss: SeqNum, incarnation: u32) -> Tcb {
+    fn blank(init: TcbInit, local: Addr, remote: Addr, iss: SeqNum, incarnation: u32) -> Tcb {
         Tcb {
             local,
             remote,
@@ -313,10 +330,10 @@ impl Tcb {
             srtt_us: 0,
             rttvar_us: 0,
             oow_ack_ms: 0,
-            rto_us: duration_us(cfg.rto_initial),
+            rto_us: init.rto_us,
             snd_wnd: 0,
             max_snd_wnd: 0,
-            send_mss: DEFAULT_MSS.min(cfg.mss),
+            send_mss: init.send_mss,
             bits: 0,
             state: State::Closed,
             retries: 0,
@@ -330,6 +347,7 @@ impl Tcb {
     #[allow(clippy::too_many_arguments)]
     pub fn connect<S: Sink>(
         cfg: &TcpConfig,
+        init: TcbInit,
         now: SimTime,
         local: Addr,
         remote: Addr,
@@ -337,7 +355,7 @@ impl Tcb {
         incarnation: u32,
         sink: &mut S,
     ) -> Tcb {
-        let mut t = Tcb::blank(cfg, local, remote, iss, incarnation);
+        let mut t = Tcb::blank(init, local, remote, iss, incarnation);
         if let Some(d) = cfg.connect_timeout {
             t.aux_at = now + d;
         }
@@ -350,12 +368,13 @@ impl Tcb {
     #[inline(always)]
     pub fn accept<S: Sink>(
         cfg: &TcpConfig,
+        init: TcbInit,
         local: Addr,
         syn: &Segment,
         iss: SeqNum,
         sink: &mut S,
     ) -> Tcb {
-        let mut t = Tcb::blank(cfg, local, syn.src, iss, syn.incarnation);
+        let mut t = Tcb::blank(init, local, syn.src, iss, syn.incarnation);
         t.state = State::Listen;
         t.bits |= PASSIVE;
         t.rcv_nxt = syn.seq + 1;
@@ -376,6 +395,7 @@ impl Tcb {
     /// or FIN on the ACK is taken as usual.
     pub fn accept_cookie<S: Sink>(
         cfg: &TcpConfig,
+        init: TcbInit,
         now: SimTime,
         local: Addr,
         ack: &Segment,
@@ -383,7 +403,7 @@ impl Tcb {
         sink: &mut S,
     ) -> Tcb {
         let iss = ack.ack - 1;
-        let mut t = Tcb::blank(cfg, local, ack.src, iss, ack.incarnation);
+        let mut t = Tcb::blank(init, local, ack.src, iss, ack.incarnation);
         t.state = State::Listen;
         t.bits |= PASSIVE;
         t.rcv_nxt = ack.seq;
