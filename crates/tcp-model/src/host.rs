@@ -1162,14 +1162,38 @@ impl Host {
 
     /// [`flush`](Host::flush) for a connection just installed, whose SYN or SYN-ACK is due:
     /// that segment is taken inlined ([`Tcb::take_handshake`]) rather than through the call
-    /// into `poll_transmit`; `flush` then finds nothing more to send.
+    /// into `poll_transmit`. Once it is out, the connection (SYN-SENT, or SYN-RECEIVED) has
+    /// nothing more to send and stays in the states `flush` leaves to the wake-up: only
+    /// that is left to do.
     #[inline(always)]
     fn flush_opened(&mut self, i: u32, now: SimTime) {
         if let Some(seg) = self.slots[i as usize].tcb.take_handshake(&self.cfg, now) {
             self.out.stats.segments_sent += 1;
             self.tx.push_back(seg);
+            self.flush_after_last_segment(i, now);
+            return;
         }
         self.flush(i, now);
+    }
+
+    /// [`flush`](Host::flush) after the input's last segment has been taken, when the
+    /// connection is neither CLOSED nor in TIME-WAIT, and in no listen queue that its state
+    /// changes (`flush_slow`'s cases): the hint and the wake-up.
+    #[inline(always)]
+    fn flush_after_last_segment(&mut self, i: u32, now: SimTime) {
+        let slot = &mut self.slots[i as usize];
+        self.by_incarnation[slot.tcb.incarnation as usize % HINT_LEN] = i;
+        debug_assert!(
+            !slot.tcb.may_transmit() && slot.tcb.clone().poll_transmit(&self.cfg, now).is_none(),
+            "a segment left behind"
+        );
+        debug_assert!(
+            !matches!(slot.tcb.state, State::Closed | State::TimeWait)
+                && (slot.lq == 0 || slot.tcb.state == State::SynReceived),
+            "flush_slow's case"
+        );
+        let _ = now;
+        request_wakeup(&mut self.out, slot, i);
     }
 
     /// [`flush`](Host::flush); `hint`: record the slot in `by_incarnation`. Every connection
@@ -1571,6 +1595,12 @@ impl Host {
                 if let Some(fin) = slot.tcb.take_fin(&self.cfg, now) {
                     self.out.stats.segments_sent += 1;
                     self.tx.push_back(fin);
+                    // The FIN is all there was to send, and leaves the connection in
+                    // FIN-WAIT-1 or LAST-ACK (or CLOSING, after a FIN from the peer).
+                    if slot.lq == 0 {
+                        self.flush_after_last_segment(conn.index, now);
+                        return;
+                    }
                 }
                 self.flush(conn.index, now);
             }
