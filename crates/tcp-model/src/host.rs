@@ -1192,7 +1192,6 @@ impl Host {
                 && (slot.lq == 0 || slot.tcb.state == State::SynReceived),
             "flush_slow's case"
         );
-        let _ = now;
         request_wakeup(&mut self.out, slot, i);
     }
 
@@ -1595,8 +1594,8 @@ impl Host {
                 if let Some(fin) = slot.tcb.take_fin(&self.cfg, now) {
                     self.out.stats.segments_sent += 1;
                     self.tx.push_back(fin);
-                    // The FIN is all there was to send, and leaves the connection in
-                    // FIN-WAIT-1 or LAST-ACK (or CLOSING, after a FIN from the peer).
+                    // The FIN is all there was to send, and leaves the connection in a
+                    // synchronized state short of TIME-WAIT (FIN-WAIT-1 or LAST-ACK).
                     if slot.lq == 0 {
                         self.flush_after_last_segment(conn.index, now);
                         return;
