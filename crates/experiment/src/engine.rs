@@ -314,6 +314,8 @@ struct Engine<'a> {
     c2s: Link,
     s2c: Link,
     arrivals_rng: SimRng,
+    /// The mean gap between Poisson arrivals: one per connection, so computed once.
+    arrival_mean: SimDuration,
     /// The first listening port; connection `id` goes to port `server_addr.port + id %
     /// server_ports`.
     server_addr: Addr,
@@ -479,6 +481,7 @@ fn run_with(
         c2s,
         s2c,
         arrivals_rng: stream(component::ARRIVALS),
+        arrival_mean: SimDuration::from_nanos((1e9 / cfg.workload.rate).round().max(1.0) as u64),
         server_addr: Addr {
             ip: SERVER_IP,
             port: server_port,
@@ -559,10 +562,7 @@ impl Engine<'_> {
             Arrival::Burst => SimTime::ZERO,
             // Computed from the index, not by adding rounded gaps, so there is no drift.
             Arrival::Uniform => SimTime::from_nanos((id as f64 * 1e9 / w.rate).round() as u64),
-            Arrival::Poisson => {
-                let mean = SimDuration::from_nanos((1e9 / w.rate).round().max(1.0) as u64);
-                prev + self.arrivals_rng.exp_duration(mean)
-            }
+            Arrival::Poisson => prev + self.arrivals_rng.exp_duration(self.arrival_mean),
         }
     }
 
