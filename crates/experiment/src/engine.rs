@@ -924,10 +924,7 @@ impl Engine<'_> {
     fn on_host_event(&mut self, now: SimTime, side: Side, ev: HostEvent) -> Result<(), Halt> {
         match ev {
             HostEvent::Timer { token, at } => self.wake_at(side, token, at),
-            HostEvent::TimerMoved { token, at } => {
-                self.cancel_wakeup(side, token);
-                self.wake_at(side, token, at)
-            }
+            HostEvent::TimerMoved { token, at } => self.move_wakeup(side, token, at),
             HostEvent::TimerCancelled { token } => {
                 self.cancel_wakeup(side, token);
                 Ok(())
@@ -954,6 +951,28 @@ impl Engine<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Moves the wake-up of `token` to `at`: its queue entry is rescheduled in place when it
+    /// is still there (in the order a cancel and a new schedule would give it), otherwise
+    /// queued as a new one.
+    #[inline(always)]
+    fn move_wakeup(&mut self, side: Side, token: TimerToken, at: SimTime) -> Result<(), Halt> {
+        let ev = Ev::Timer { host: side, token };
+        if let Some(slot) = token.slot() {
+            if let Some(Some(p)) = self.timers[side as usize].get_mut(slot as usize) {
+                if p.token == token {
+                    match self.q.reschedule(p.handle, at, ev) {
+                        Ok(handle) => {
+                            p.handle = handle;
+                            return Ok(());
+                        }
+                        Err(e) => return Err(self.halt(e)),
+                    }
+                }
+            }
+        }
+        self.wake_at(side, token, at)
     }
 
     /// Takes the wake-up of `token` out of the queue, if it is still there.

@@ -472,6 +472,59 @@ impl<E> EventQueue<E> {
         Some(ev)
     }
 
+    /// Moves the event named by `h` to `at`, with `ev` in place of its old event: the same as
+    /// [`cancel`](Self::cancel) of `h` followed by [`schedule`](Self::schedule) of `ev` at
+    /// `at`, including the new sequence number (the event orders as one freshly scheduled, after
+    /// every event already pending at `at`), the counters, and the result when `h` is stale
+    /// (`ev` is simply scheduled) or `at` is in the past (`h` is cancelled all the same). A
+    /// pending event keeps its slab entry: it is relinked, not freed and taken again.
+    #[inline]
+    pub fn reschedule(
+        &mut self,
+        h: EventHandle,
+        at: SimTime,
+        ev: E,
+    ) -> Result<EventHandle, ScheduleError> {
+        let at_ns = at.as_nanos();
+        let index = h.index;
+        let pending = self
+            .slab
+            .get(index as usize)
+            .is_some_and(|e| e.seq == h.seq() && e.event.is_some());
+        if !pending || at_ns < self.now_ns {
+            return self.reschedule_slow(h, at, ev);
+        }
+        let (level, slot) = place(self.now_ns, self.slab[index as usize].time_ns);
+        self.unlink(level, slot, index);
+        self.cancelled_total += 1;
+        // As in `cancel`: the floor stays a lower bound, and `note_scheduled` caches the
+        // entry again if its new time is the earliest.
+        if self.min_index == index {
+            self.min_index = NIL;
+        }
+        let seq = self.reserve_seq();
+        let entry = &mut self.slab[index as usize];
+        entry.time_ns = at_ns;
+        entry.seq = seq;
+        entry.event = Some(ev);
+        self.link(index, at_ns);
+        self.note_scheduled(index, at_ns);
+        Ok(EventHandle::new(index, seq))
+    }
+
+    /// [`reschedule`](Self::reschedule) of a stale handle or to a time in the past, spelt out.
+    #[cold]
+    #[inline(never)]
+    fn reschedule_slow(
+        &mut self,
+        h: EventHandle,
+        at: SimTime,
+        ev: E,
+    ) -> Result<EventHandle, ScheduleError> {
+        self.cancel(h);
+        self.schedule(at, ev)
+    }
+
     /// Removes and returns the earliest event (ties: earliest scheduled), advancing `now` to its
     /// time.
     pub fn pop(&mut self) -> Option<(SimTime, E)> {

@@ -1,9 +1,9 @@
 //! The queue against a model: a `BTreeMap` keyed by (time, seq), driven by random
 //! interleavings of every operation (schedules near and far, in the past, at `u64::MAX`;
-//! cancels of live and stale handles; pops, conditional pops, peeks, reserved sequence
-//! numbers), with the wheel's internal invariants checked after each step. Written to review
-//! the queue's fast paths (direct pop from a higher level, the floor, inlined schedule and
-//! cancel); each of several deliberate breakages of them was caught within 300 cases.
+//! cancels and reschedules of live and stale handles; pops, conditional pops, peeks, reserved
+//! sequence numbers), with the wheel's internal invariants checked after each step. Written to
+//! review the queue's fast paths (direct pop from a higher level, the floor, inlined schedule
+//! and cancel); each of several deliberate breakages of them was caught within 300 cases.
 //! `TCPSIM_QUEUE_CASES=30000` runs it harder.
 
 use super::*;
@@ -98,6 +98,7 @@ enum Op {
     Sched(u64),
     SchedAbs(u64),
     Cancel(usize),
+    Resched(usize, u64),
     Pop,
     PopBefore(u64, u64),
     PopBeforeAbs(u64, u64),
@@ -135,6 +136,7 @@ fn op() -> impl Strategy<Value = Op> {
         8 => delta().prop_map(Op::Sched),
         1 => abs_time().prop_map(Op::SchedAbs),
         3 => any::<usize>().prop_map(Op::Cancel),
+        3 => (any::<usize>(), delta()).prop_map(|(i, d)| Op::Resched(i, d)),
         3 => Just(Op::Pop),
         3 => (delta(), any::<u64>()).prop_map(|(d, s)| Op::PopBefore(d, s)),
         1 => (abs_time(), any::<u64>()).prop_map(|(d, s)| Op::PopBeforeAbs(d, s)),
@@ -200,6 +202,45 @@ fn run_ops(ops: &[Op], limit: usize) {
                     let (h, at, s) = handles[i % handles.len()];
                     let got = q.cancel(h);
                     assert_eq!(got, model.remove(&(at, s)));
+                }
+            }
+            Op::Resched(i, d) => {
+                // cancel + schedule, in the model.
+                if !handles.is_empty() {
+                    let k = i % handles.len();
+                    let (h, old_at, old_s) = handles[k];
+                    // Now and then into the past.
+                    let at = if d % 7 == 3 {
+                        now.wrapping_sub(1)
+                    } else {
+                        now.saturating_add(d)
+                    };
+                    id += 1;
+                    let r = q.reschedule(h, SimTime::from_nanos(at), id);
+                    model.remove(&(old_at, old_s));
+                    if at < now {
+                        assert_eq!(
+                            r,
+                            Err(ScheduleError::InPast {
+                                at: SimTime::from_nanos(at),
+                                now: SimTime::from_nanos(now)
+                            })
+                        );
+                    } else if model.len() >= limit.min(MAX_LIMIT) {
+                        assert_eq!(
+                            r,
+                            Err(ScheduleError::TooManyPending {
+                                limit: limit.min(MAX_LIMIT)
+                            })
+                        );
+                    } else {
+                        let h = r.expect("reschedule");
+                        assert_eq!(h.seq(), next_seq);
+                        model.insert((at, next_seq), id);
+                        handles.push((h, at, next_seq));
+                        next_seq += 1;
+                        sched += 1;
+                    }
                 }
             }
             Op::Pop => {

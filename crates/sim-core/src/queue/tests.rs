@@ -568,3 +568,55 @@ fn floor_tracks_schedules_cancels_and_conditional_pops() {
         Some((t(base + 3000), 'g'))
     );
 }
+
+/// A rescheduled event orders as one scheduled at that moment: behind every event already
+/// pending at its new time, ahead of those scheduled later; it keeps its slab entry; the old
+/// handle goes stale; and the counters read as a cancel plus a schedule.
+#[test]
+fn reschedule_orders_as_a_fresh_schedule() {
+    let mut q = EventQueue::new();
+    let a = q.schedule(t(1 << 30), "a").unwrap();
+    q.schedule(t(500), "b").unwrap();
+    let moved = q.reschedule(a, t(500), "a2").unwrap();
+    assert_eq!(moved.index, a.index, "the entry is reused");
+    assert!(moved.seq() > a.seq());
+    q.schedule(t(500), "c").unwrap();
+    assert_eq!(q.cancel(a), None, "the old handle is stale");
+    assert_eq!((q.len(), q.scheduled_total()), (3, 4));
+    assert_eq!(q.peek_key(), Some((t(500), 1)));
+    assert_eq!(drain(&mut q), vec![(500, "b"), (500, "a2"), (500, "c")]);
+
+    // Moving the cached minimum later, and another event earlier than everything.
+    let mut q = EventQueue::new();
+    let x = q.schedule(t(100), 1).unwrap();
+    let y = q.schedule(t(1 << 20), 2).unwrap();
+    assert_eq!(q.peek_time(), Some(t(100)));
+    let x = q.reschedule(x, t(1 << 21), 3).unwrap();
+    assert_eq!(q.peek_time(), Some(t(1 << 20)));
+    q.reschedule(y, t(7), 4).unwrap();
+    assert_eq!(q.pop_until(t(6)), None);
+    assert_eq!(drain(&mut q), vec![(7, 4), (1 << 21, 3)]);
+    assert_eq!(q.cancel(x), None);
+}
+
+/// With a stale handle it schedules the event; into the past it still cancels.
+#[test]
+fn reschedule_of_a_stale_handle_or_into_the_past() {
+    let mut q = EventQueue::new();
+    let a = q.schedule(t(10), "a").unwrap();
+    assert_eq!(q.pop(), Some((t(10), "a")));
+    let b = q.reschedule(a, t(20), "b").unwrap();
+    assert_eq!(q.len(), 1);
+    assert_eq!(
+        q.reschedule(b, t(5), "c"),
+        Err(ScheduleError::InPast {
+            at: t(5),
+            now: t(10)
+        })
+    );
+    assert!(
+        q.is_empty(),
+        "the event is cancelled as by cancel + schedule"
+    );
+    assert_eq!(q.pop(), None);
+}
