@@ -477,8 +477,9 @@ impl<E> EventQueue<E> {
     /// `at`, including the new sequence number (the event orders as one freshly scheduled, after
     /// every event already pending at `at`), the counters, and the result when `h` is stale
     /// (`ev` is simply scheduled) or `at` is in the past (`h` is cancelled all the same). A
-    /// pending event keeps its slab entry: it is relinked, not freed and taken again.
-    #[inline]
+    /// pending event keeps its slab entry: it is relinked, not freed and taken again. Always
+    /// inlined, like `cancel`: it runs in a driver's inner loop, where a call costs more.
+    #[inline(always)]
     pub fn reschedule(
         &mut self,
         h: EventHandle,
