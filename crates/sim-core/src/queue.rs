@@ -43,9 +43,9 @@
 //! `peek_key` is meant to be called after every event, so the minimum (its slab index) is
 //! cached: a schedule updates it (the new seq is the largest, so the new event is the minimum
 //! only if strictly earlier), a cancel of another event keeps it, popping an external entry does
-//! not touch the queue at all, and only a pop or the cancel of the minimum itself clears it. An
-//! uncached minimum costs O(1) at level 0 and one scan of the slot at a higher level, which the
-//! following pop reuses. Beside it the queue keeps a *floor*, a lower bound on the earliest
+//! not touch the queue at all, and only a pop or the cancel (or `reschedule`, a cancel and a
+//! schedule in one) of the minimum itself clears it. An uncached minimum costs O(1) at level 0
+//! and one scan of the slot at a higher level, which the following pop reuses. Beside it the queue keeps a *floor*, a lower bound on the earliest
 //! time (exact while the minimum is cached), so that [`EventQueue::pop_before`] with a bound
 //! before it answers with one comparison: that is most calls, as the engine asks before every
 //! delivery from its FIFOs. A pop sets the floor to the popped time, an earlier schedule lowers

@@ -512,7 +512,7 @@ impl<T: Copy> Fifo<T> {
     /// The `Vec` is full: drops the taken items if they are at least half of those held, so
     /// that the push which follows reuses their room instead of growing it. Each item is
     /// moved at most once per compaction it outlives, which is linear in all. Out of line:
-    /// only a growing queue gets here.
+    /// only a full `Vec` gets here, once per capacity's worth of pushes at most.
     #[cold]
     #[inline(never)]
     fn compact(&mut self) {
@@ -1596,7 +1596,7 @@ impl Host {
                     self.out.stats.segments_sent += 1;
                     self.tx.push_back(fin);
                     // The FIN is all there was to send, and leaves the connection in a
-                    // synchronized state short of TIME-WAIT (FIN-WAIT-1 or LAST-ACK).
+                    // synchronized state short of TIME-WAIT (FIN-WAIT-1, LAST-ACK or CLOSING).
                     if slot.lq == 0 {
                         self.flush_after_last_segment(conn.index, now);
                         return;
