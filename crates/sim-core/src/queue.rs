@@ -503,6 +503,8 @@ impl<E> EventQueue<E> {
         if self.min_index == index {
             self.min_index = NIL;
         }
+        // The end of `schedule`, repeated: a shared inline helper made LLVM index the slab
+        // twice on `schedule`'s path (+0.4 M to +1.9 M instructions on the reference run).
         let seq = self.reserve_seq();
         let entry = &mut self.slab[index as usize];
         entry.time_ns = at_ns;

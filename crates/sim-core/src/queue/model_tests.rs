@@ -146,6 +146,37 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// Checks what scheduling an event at `at` returned (a reschedule, once its old entry has left
+/// the model) against what the model says it must: the error, or a handle with the next
+/// sequence number, which it returns.
+fn expect_scheduled(
+    r: Result<EventHandle, ScheduleError>,
+    at: u64,
+    now: u64,
+    pending: usize,
+    limit: usize,
+    next_seq: u64,
+) -> Option<EventHandle> {
+    if at < now {
+        let want = ScheduleError::InPast {
+            at: SimTime::from_nanos(at),
+            now: SimTime::from_nanos(now),
+        };
+        assert_eq!(r, Err(want));
+        None
+    } else if pending >= limit.min(MAX_LIMIT) {
+        let want = ScheduleError::TooManyPending {
+            limit: limit.min(MAX_LIMIT),
+        };
+        assert_eq!(r, Err(want));
+        None
+    } else {
+        let h = r.expect("scheduled");
+        assert_eq!(h.seq(), next_seq);
+        Some(h)
+    }
+}
+
 fn run_ops(ops: &[Op], limit: usize) {
     let mut q: EventQueue<u64> = EventQueue::with_limit(limit);
     let mut model: BTreeMap<(u64, u64), u64> = BTreeMap::new();
@@ -173,24 +204,7 @@ fn run_ops(ops: &[Op], limit: usize) {
                 };
                 id += 1;
                 let r = q.schedule(SimTime::from_nanos(at), id);
-                if at < now {
-                    assert_eq!(
-                        r,
-                        Err(ScheduleError::InPast {
-                            at: SimTime::from_nanos(at),
-                            now: SimTime::from_nanos(now)
-                        })
-                    );
-                } else if model.len() >= limit.min(MAX_LIMIT) {
-                    assert_eq!(
-                        r,
-                        Err(ScheduleError::TooManyPending {
-                            limit: limit.min(MAX_LIMIT)
-                        })
-                    );
-                } else {
-                    let h = r.expect("schedule");
-                    assert_eq!(h.seq(), next_seq);
+                if let Some(h) = expect_scheduled(r, at, now, model.len(), limit, next_seq) {
                     model.insert((at, next_seq), id);
                     handles.push((h, at, next_seq));
                     next_seq += 1;
@@ -218,24 +232,7 @@ fn run_ops(ops: &[Op], limit: usize) {
                     id += 1;
                     let r = q.reschedule(h, SimTime::from_nanos(at), id);
                     model.remove(&(old_at, old_s));
-                    if at < now {
-                        assert_eq!(
-                            r,
-                            Err(ScheduleError::InPast {
-                                at: SimTime::from_nanos(at),
-                                now: SimTime::from_nanos(now)
-                            })
-                        );
-                    } else if model.len() >= limit.min(MAX_LIMIT) {
-                        assert_eq!(
-                            r,
-                            Err(ScheduleError::TooManyPending {
-                                limit: limit.min(MAX_LIMIT)
-                            })
-                        );
-                    } else {
-                        let h = r.expect("reschedule");
-                        assert_eq!(h.seq(), next_seq);
+                    if let Some(h) = expect_scheduled(r, at, now, model.len(), limit, next_seq) {
                         model.insert((at, next_seq), id);
                         handles.push((h, at, next_seq));
                         next_seq += 1;
