@@ -664,9 +664,11 @@ impl Engine<'_> {
     }
 
     /// The next event no later than `limit`: the queue's, or a lane head's if its key is
-    /// smaller. A lane head's key is the sequence number reserved when it became the head,
-    /// the moment a queue event for it would have been scheduled, so the order is exactly
-    /// that of one queue holding everything.
+    /// smaller. A lane head's key is the sequence number reserved when it became the head, so
+    /// the order is one total (time, seq) order, and exactly that of a queue holding one
+    /// delivery event per lane, scheduled when its segment became the head (the design this
+    /// replaced). It is not that of one event per segment scheduled when sent: a segment
+    /// would then win ties at its arrival time against events scheduled while it waited.
     fn next_event(&mut self, limit: SimTime) -> Option<(SimTime, Step)> {
         let [c, v] = &self.lanes;
         // An empty lane's key is (MAX, MAX): it never wins against a lane with a head.

@@ -320,6 +320,12 @@ pub fn write_files(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<Vec<PathBuf>
             std::fs::rename(tmp_of(name), &path).map_err(|e| werr(&path, e))?;
             out.push(path);
         }
+        // The renames live in the directory: without this a crash could bring back the old
+        // files (or none) even though each new file's bytes reached the disk.
+        #[cfg(unix)]
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| werr(dir, e))?;
         Ok(out)
     })();
     if result.is_err() {
