@@ -1203,7 +1203,30 @@ impl Host {
     /// segment's caller recorded it.
     #[inline(always)]
     fn flush_with(&mut self, i: u32, now: SimTime, hint: bool) {
+        self.input_and_flush(i, now, hint, |_, _, _| {});
+    }
+
+    /// `input` on slot `i`'s TCB (with its sink), then [`flush_with`](Host::flush_with):
+    /// one borrow of the slot for both, which the slot's input (a segment) does not get
+    /// back from the call into the TCB without indexing `slots` again.
+    #[inline(always)]
+    fn input_and_flush(
+        &mut self,
+        i: u32,
+        now: SimTime,
+        hint: bool,
+        input: impl FnOnce(&mut Tcb, &TcpConfig, &mut HostSink<'_>),
+    ) {
         let slot = &mut self.slots[i as usize];
+        let conn = ConnId {
+            index: i,
+            gen: slot.gen,
+        };
+        input(
+            &mut slot.tcb,
+            &self.cfg,
+            &mut host_sink!(self, conn, slot.tag),
+        );
         if hint {
             self.by_incarnation[slot.tcb.incarnation as usize % HINT_LEN] = i;
         }
@@ -1654,15 +1677,10 @@ impl Host {
         {
             return;
         }
-        let slot = &mut self.slots[i as usize];
-        let conn = ConnId {
-            index: i,
-            gen: slot.gen,
-        };
-        let mut sink = host_sink!(self, conn, slot.tag);
-        slot.tcb.handle_segment(&self.cfg, now, seg, &mut sink);
         // The hint names slot `i` already (above).
-        self.flush_with(i, now, false);
+        self.input_and_flush(i, now, false, |tcb, cfg, sink| {
+            tcb.handle_segment(cfg, now, seg, sink)
+        });
     }
 
     /// The live slot `by_incarnation` names for `seg`, if it holds `seg`'s 4-tuple.
