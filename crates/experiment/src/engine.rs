@@ -824,19 +824,34 @@ impl Engine<'_> {
     /// calls leaves both hosts quiet, and no second round is needed to find that out.
     fn drain(&mut self, now: SimTime) -> Result<(), Halt> {
         loop {
-            while let Some(seg) = self.client.poll_transmit() {
+            // Each queue is read in one pass and then cleared, not popped item by item.
+            // Sending touches neither host; an event's handling may call into a host, whose
+            // new events are appended and so read in this same pass, as popping would.
+            let mut i = 0;
+            while let Some(seg) = self.client.queued_segment(i) {
                 self.transmit(now, Side::Client, seg)?;
+                i += 1;
             }
-            while let Some(seg) = self.server.poll_transmit() {
+            self.client.clear_transmit();
+            let mut i = 0;
+            while let Some(seg) = self.server.queued_segment(i) {
                 self.transmit(now, Side::Server, seg)?;
+                i += 1;
             }
+            self.server.clear_transmit();
             self.app_called = false;
-            while let Some(ev) = self.client.poll_event() {
+            let mut i = 0;
+            while let Some(ev) = self.client.queued_event(i) {
                 self.on_host_event(now, Side::Client, ev)?;
+                i += 1;
             }
-            while let Some(ev) = self.server.poll_event() {
+            self.client.clear_events();
+            let mut i = 0;
+            while let Some(ev) = self.server.queued_event(i) {
                 self.on_host_event(now, Side::Server, ev)?;
+                i += 1;
             }
+            self.server.clear_events();
             if !self.app_called {
                 return Ok(());
             }

@@ -534,6 +534,18 @@ impl<T: Copy> Fifo<T> {
         }
         Some(v)
     }
+    /// The `i`-th item not yet taken (0 is the front), for a driver that reads the whole
+    /// queue in one pass and then [`clear`](Self::clear)s it instead of popping each item.
+    #[inline]
+    fn get(&self, i: usize) -> Option<T> {
+        self.items.get(self.head + i).copied()
+    }
+    /// Takes every item.
+    #[inline]
+    fn clear(&mut self) {
+        self.items.clear();
+        self.head = 0;
+    }
 }
 
 /// Queues every segment `tcb` has to send, and counts them.
@@ -2031,6 +2043,37 @@ impl Host {
     /// Next event, oldest first.
     pub fn poll_event(&mut self) -> Option<HostEvent> {
         self.out.events.pop_front()
+    }
+
+    /// The `i`-th segment [`poll_transmit`](Self::poll_transmit) would return (0: the next),
+    /// without taking it. A driver that sends every segment queued reads them with this, in
+    /// order, then takes them all with [`clear_transmit`](Self::clear_transmit): one pass
+    /// and one reset, where `poll_transmit` moves the queue's front once per segment.
+    #[inline]
+    pub fn queued_segment(&self, i: usize) -> Option<Segment> {
+        self.tx.get(i)
+    }
+
+    /// Takes every queued segment, as if `poll_transmit` were called until it returned `None`.
+    #[inline]
+    pub fn clear_transmit(&mut self) {
+        self.tx.clear();
+    }
+
+    /// The `i`-th event [`poll_event`](Self::poll_event) would return (0: the next), without
+    /// taking it. Events queued while the driver handles earlier ones (by calling into the
+    /// host) are appended, so reading with growing `i` until `None` sees exactly what
+    /// `poll_event` would return until `None`; then [`clear_events`](Self::clear_events)
+    /// takes them all.
+    #[inline]
+    pub fn queued_event(&self, i: usize) -> Option<HostEvent> {
+        self.out.events.get(i)
+    }
+
+    /// Takes every queued event, as if `poll_event` were called until it returned `None`.
+    #[inline]
+    pub fn clear_events(&mut self) {
+        self.out.events.clear();
     }
 }
 

@@ -1960,3 +1960,105 @@ mod lane_and_timers {
         }
     }
 }
+
+/// `queued_segment`/`queued_event` with `clear_transmit`/`clear_events` take exactly what
+/// `poll_transmit`/`poll_event` would, including what is queued while the queue is read.
+mod one_pass_drain {
+    use super::*;
+
+    fn pair() -> [Host; 2] {
+        let mut server = Host::new(SERVER_IP, TcpConfig::default(), 2);
+        server.listen(PORT).unwrap();
+        [Host::new(CLIENT_IP, TcpConfig::default(), 1), server]
+    }
+
+    fn polled(h: &mut Host) -> (Vec<Segment>, Vec<HostEvent>) {
+        (
+            std::iter::from_fn(|| h.poll_transmit()).collect(),
+            std::iter::from_fn(|| h.poll_event()).collect(),
+        )
+    }
+
+    fn read(h: &mut Host) -> (Vec<Segment>, Vec<HostEvent>) {
+        let mut segs = Vec::new();
+        while let Some(s) = h.queued_segment(segs.len()) {
+            segs.push(s);
+        }
+        h.clear_transmit();
+        let mut events = Vec::new();
+        while let Some(e) = h.queued_event(events.len()) {
+            events.push(e);
+        }
+        h.clear_events();
+        assert_eq!((h.poll_transmit(), h.poll_event()), (None, None));
+        (segs, events)
+    }
+
+    #[test]
+    fn a_lifecycle_drained_in_one_pass_matches_polling() {
+        let (mut a, mut b) = (pair(), pair());
+        let t0 = SimTime::ZERO;
+        let (ca, cb) = (
+            a[0].connect(t0, SERVER, 1, 1).unwrap(),
+            b[0].connect(t0, SERVER, 1, 1).unwrap(),
+        );
+        let mut segments = 0;
+        let (mut closed, mut server_closed) = (false, false);
+        let mut server = None;
+        for step in 1..20u64 {
+            let now = t0 + SimDuration::from_millis(10 * step);
+            for side in 0..2 {
+                let (pa, pb) = (polled(&mut a[side]), read(&mut b[side]));
+                assert_eq!(pa, pb, "step {step}, host {side}");
+                segments += pa.0.len();
+                for e in &pa.1 {
+                    if let HostEvent::Incoming { conn, .. } = *e {
+                        server = Some(conn);
+                    }
+                }
+                for seg in &pa.0 {
+                    a[1 - side].handle_segment(now, seg);
+                    b[1 - side].handle_segment(now, seg);
+                }
+            }
+            if !closed && a[0].conn_state(ca) == Some(State::Established) {
+                a[0].close(now, ca);
+                b[0].close(now, cb);
+                closed = true;
+            }
+            let s = server.expect("the SYN is out by now");
+            if !server_closed && a[1].conn_state(s) == Some(State::CloseWait) {
+                // Both servers numbered their connection alike (the events matched).
+                a[1].close(now, s);
+                b[1].close(now, s);
+                server_closed = true;
+            }
+        }
+        assert!(closed && server_closed);
+        // SYN, SYN-ACK, ACK, FIN, ACK, FIN, ACK.
+        assert_eq!(segments, 7);
+        assert_eq!(a[1].connections(), 0);
+    }
+
+    #[test]
+    fn events_queued_while_reading_are_read_in_the_same_pass() {
+        let [mut c, _] = pair();
+        let t0 = SimTime::ZERO;
+        c.connect(t0, SERVER, 1, 1).unwrap();
+        let mut n = 0;
+        while c.queued_event(n).is_some() {
+            n += 1;
+        }
+        assert!(n > 0);
+        // A call into the host between reads appends its events behind the unread ones.
+        c.connect(t0, SERVER, 2, 2).unwrap();
+        let first = c.queued_event(0);
+        assert!(c.queued_event(n).is_some());
+        assert_eq!(c.poll_event(), first);
+        c.clear_events();
+        assert_eq!(c.poll_event(), None);
+        assert!(c.queued_segment(1).is_some());
+        c.clear_transmit();
+        assert_eq!(c.poll_transmit(), None);
+    }
+}
