@@ -1366,6 +1366,9 @@ impl Host {
         });
     }
 
+    // Always inlined: twice per connection (its release or its TIME-WAIT hand-over), and
+    // the call cost a third of the work.
+    #[inline(always)]
     fn free_slot_index(&mut self, i: u32) {
         let slot = &mut self.slots[i as usize];
         if slot.requested != SimTime::MAX {
