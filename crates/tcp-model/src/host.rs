@@ -1010,6 +1010,9 @@ impl Host {
     }
 
     /// `hash`: the demux hash of the new 4-tuple, which the caller has just looked up.
+    /// Always inlined: `connect` is its one caller per connection, and the call (with its
+    /// seven arguments) cost more than the work it wraps.
+    #[inline(always)]
     fn open_active(
         &mut self,
         now: SimTime,
