@@ -44,7 +44,7 @@ pub use host::{
 };
 pub use isn::{isn_clock, isn_clock_with_tick, siphash24};
 pub use sim_time::{SimDuration, SimTime};
-pub use tcb::{DEFAULT_MSS, OOW_ACK_INTERVAL, RTO_FALLBACK, TW_REOPEN_ISS_OFFSET};
+pub use tcb::{DEFAULT_MSS, MIN_SND_MSS, OOW_ACK_INTERVAL, RTO_FALLBACK, TW_REOPEN_ISS_OFFSET};
 pub use wire::{reset_for, Addr, Flags, Segment, SeqNum};
 
 /// The README's example runs as a doctest.

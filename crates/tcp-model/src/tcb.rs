@@ -14,6 +14,12 @@ use crate::wire::{reset_for, Addr, Flags, Segment, SeqNum};
 /// MSS assumed when the peer sends no MSS option (RFC 9293 §3.7.1, RFC 1122 §4.2.2.6).
 pub const DEFAULT_MSS: u16 = 536;
 
+/// Least MSS this end sends with, whatever the peer's MSS option says: Linux
+/// `net.ipv4.tcp_min_snd_mss` (default `TCP_MIN_SND_MSS`, 48; `__tcp_mtu_to_mss` floors the
+/// send MSS there since the 2019 fix for CVE-2019-11479, so that a peer announcing a tiny MSS
+/// cannot make the sender cut its data into one-byte segments).
+pub const MIN_SND_MSS: u16 = 48;
+
 /// RTO after a handshake that had to retransmit, when `rto_initial` is smaller: RFC 6298 §5.7,
 /// Linux `TCP_TIMEOUT_FALLBACK`.
 pub const RTO_FALLBACK: SimDuration = SimDuration::from_secs(3);
@@ -484,9 +490,10 @@ impl Tcb {
     }
 
     fn set_peer_mss(&mut self, cfg: &TcpConfig, mss: u16) {
-        // RFC 9293 §3.7.1: send at most the peer's MSS, 536 if it gave none.
+        // RFC 9293 §3.7.1: send at most the peer's MSS, 536 if it gave none; never below
+        // Linux's floor (our own `cfg.mss` is at least `MIN_MSS`, above it).
         let peer = if mss == 0 { DEFAULT_MSS } else { mss };
-        self.send_mss = peer.min(cfg.mss).max(1);
+        self.send_mss = peer.min(cfg.mss).max(MIN_SND_MSS);
     }
 
     fn update_window(&mut self, seg: &Segment) {

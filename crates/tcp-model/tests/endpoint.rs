@@ -353,6 +353,20 @@ mod syn_sent {
     }
 
     #[test]
+    fn tiny_peer_mss_is_raised_to_linux_floor() {
+        let mut s = Sc::client();
+        let mut sa = s.i(S_ISS, C_ISS + 1, SYN | ACK, 0);
+        sa.mss = 1;
+        s.send(sa);
+        assert_eq!(s.ep.send_mss(), MIN_SND_MSS);
+        s.recv(s.o(C_ISS + 1, S_ISS + 1, ACK, 0));
+        s.app_send(100);
+        s.recv(s.o(C_ISS + 1, S_ISS + 1, ACK, 48));
+        s.recv(s.o(C_ISS + 49, S_ISS + 1, ACK, 48));
+        s.recv(s.o(C_ISS + 97, S_ISS + 1, PSH | ACK, 4));
+    }
+
+    #[test]
     fn simultaneous_open() {
         let mut s = Sc::client();
         s.events();
