@@ -624,9 +624,22 @@ impl Engine<'_> {
                     // scheduled, as if it had been popped first.
                     l.segs.pop_front();
                     match l.segs.front() {
-                        Some(&(at, _)) => {
+                        Some(&(at, ref next)) => {
                             l.head_at = at;
                             l.head_seq = self.q.reserve_seq();
+                            // The new head is handled within a few events, and its connection's
+                            // state, last touched a link delay ago, has likely left the cache:
+                            // start loading it now (see `Host::prefetch_for`).
+                            let slot = match to {
+                                Side::Client => self.client.prefetch_for(next),
+                                Side::Server => self.server.prefetch_for(next),
+                            };
+                            self.live.prefetch(next.incarnation);
+                            if let Some(p) =
+                                slot.and_then(|i| self.timers[to as usize].get(i as usize))
+                            {
+                                tcp_model::hint::prefetch(p);
+                            }
                         }
                         None => {
                             l.head_at = SimTime::MAX;

@@ -104,6 +104,12 @@ impl<T: Default> RecTable<T> {
         }
     }
 
+    /// Starts loading the slot of `id` into the cache (a hint).
+    #[inline]
+    pub(crate) fn prefetch(&self, id: u32) {
+        tcp_model::hint::prefetch(&self.direct[id as usize & self.mask()]);
+    }
+
     pub(crate) fn get_mut(&mut self, id: u32) -> Option<&mut T> {
         let i = id as usize & self.mask();
         if self.direct[i].id == id {

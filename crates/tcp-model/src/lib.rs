@@ -23,6 +23,7 @@ mod config;
 pub mod demux;
 mod endpoint;
 mod event;
+pub mod hint;
 mod host;
 mod isn;
 pub mod syncookie;

@@ -2062,3 +2062,46 @@ mod one_pass_drain {
         assert_eq!(c.poll_transmit(), None);
     }
 }
+
+mod prefetch_hint {
+    use super::*;
+
+    fn timer_slot(h: &mut Host) -> Option<u32> {
+        std::iter::from_fn(|| h.poll_event()).find_map(|e| match e {
+            HostEvent::Timer { token, .. } => token.slot(),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn prefetch_for_names_the_slot_of_the_segments_connection() {
+        let mut server = Host::new(SERVER_IP, TcpConfig::default(), 2);
+        server.listen(PORT).unwrap();
+        let mut client = Host::new(CLIENT_IP, TcpConfig::default(), 1);
+        let t0 = SimTime::ZERO;
+        // Two connections, so that slot 0 is not the answer by chance.
+        client.connect(t0, SERVER, 6, 6).unwrap();
+        let _ = timer_slot(&mut client);
+        let _ = client.poll_transmit();
+        client.connect(t0, SERVER, 7, 7).unwrap();
+        let client_slot = timer_slot(&mut client);
+        assert_eq!(client_slot, Some(1));
+        let syn = client.poll_transmit().unwrap();
+        // Nothing with this incarnation on the server yet.
+        assert_eq!(server.prefetch_for(&syn), None);
+        server.handle_segment(t0, &syn);
+        let server_slot = timer_slot(&mut server);
+        assert!(server_slot.is_some());
+        let synack = server.poll_transmit().unwrap();
+        assert_eq!(client.prefetch_for(&synack), client_slot);
+        client.handle_segment(t0, &synack);
+        let ack = client.poll_transmit().unwrap();
+        assert_eq!(server.prefetch_for(&ack), server_slot);
+        // A segment of an incarnation neither host has seen.
+        let stray = Segment {
+            incarnation: 12_345,
+            ..ack
+        };
+        assert_eq!(server.prefetch_for(&stray), None);
+    }
+}
