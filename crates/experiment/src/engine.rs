@@ -838,8 +838,10 @@ impl Engine<'_> {
     fn drain(&mut self, now: SimTime) -> Result<(), Halt> {
         loop {
             // Each queue is read in one pass and then cleared, not popped item by item.
-            // Sending touches neither host; an event's handling may call into a host, whose
-            // new events are appended and so read in this same pass, as popping would.
+            // Sending touches neither host; an event's handling may call into a host: its
+            // new events are appended, so those of the host being read are read in this same
+            // pass, as popping would, and those of the other host wait for the next round
+            // if its pass is over (as before).
             let mut i = 0;
             while let Some(seg) = self.client.queued_segment(i) {
                 self.transmit(now, Side::Client, seg)?;

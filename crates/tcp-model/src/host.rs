@@ -538,7 +538,8 @@ impl<T: Copy> Fifo<T> {
     /// queue in one pass and then [`clear`](Self::clear)s it instead of popping each item.
     #[inline]
     fn get(&self, i: usize) -> Option<T> {
-        self.items.get(self.head + i).copied()
+        // Saturating: with a huge `i`, a wrapping sum would land on a taken item.
+        self.items.get(self.head.saturating_add(i)).copied()
     }
     /// Takes every item.
     #[inline]
@@ -1010,8 +1011,9 @@ impl Host {
     }
 
     /// `hash`: the demux hash of the new 4-tuple, which the caller has just looked up.
-    /// Always inlined: `connect` is its one caller per connection, and the call (with its
-    /// seven arguments) cost more than the work it wraps.
+    /// Always inlined: `connect` calls it once per connection (`connect_from`, the other
+    /// caller, once per simultaneous open), and the call (with its seven arguments) cost
+    /// more than the work it wraps.
     #[inline(always)]
     fn open_active(
         &mut self,
@@ -1221,9 +1223,9 @@ impl Host {
         self.input_and_flush(i, now, hint, |_, _, _| {});
     }
 
-    /// `input` on slot `i`'s TCB (with its sink), then [`flush_with`](Host::flush_with):
-    /// one borrow of the slot for both, which the slot's input (a segment) does not get
-    /// back from the call into the TCB without indexing `slots` again.
+    /// `input` on slot `i`'s TCB (with its sink), then the flush (see [`flush`](Host::flush)),
+    /// on one borrow of the slot: after a call into the TCB, indexing `slots` again would
+    /// reload the vector and repeat the bounds check.
     #[inline(always)]
     fn input_and_flush(
         &mut self,
@@ -1369,8 +1371,8 @@ impl Host {
         });
     }
 
-    // Always inlined: twice per connection (its release or its TIME-WAIT hand-over), and
-    // the call cost a third of the work.
+    // Always inlined: once per connection on each host (its release or its TIME-WAIT
+    // hand-over), and the call cost a third of the work.
     #[inline(always)]
     fn free_slot_index(&mut self, i: u32) {
         let slot = &mut self.slots[i as usize];

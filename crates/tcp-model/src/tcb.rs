@@ -15,9 +15,12 @@ use crate::wire::{reset_for, Addr, Flags, Segment, SeqNum};
 pub const DEFAULT_MSS: u16 = 536;
 
 /// Least MSS this end sends with, whatever the peer's MSS option says: Linux
-/// `net.ipv4.tcp_min_snd_mss` (default `TCP_MIN_SND_MSS`, 48; `__tcp_mtu_to_mss` floors the
-/// send MSS there since the 2019 fix for CVE-2019-11479, so that a peer announcing a tiny MSS
-/// cannot make the sender cut its data into one-byte segments).
+/// `__tcp_mtu_to_mss` floors the send MSS at 48 bytes, so that a peer announcing a tiny MSS
+/// cannot make the sender cut its data into one-byte segments (the floor became the sysctl
+/// `net.ipv4.tcp_min_snd_mss`, default `TCP_MIN_SND_MSS` = 48, with the fix for
+/// CVE-2019-11479). Applied under both profiles: RFC 9293 sets no floor (§3.7.1 bounds the
+/// send MSS by the peer's only), but tcpsim's hosts announce at least `MIN_MSS` (88), so
+/// only a hand-made segment can announce less.
 pub const MIN_SND_MSS: u16 = 48;
 
 /// RTO after a handshake that had to retransmit, when `rto_initial` is smaller: RFC 6298 §5.7,
@@ -490,8 +493,9 @@ impl Tcb {
     }
 
     fn set_peer_mss(&mut self, cfg: &TcpConfig, mss: u16) {
-        // RFC 9293 §3.7.1: send at most the peer's MSS, 536 if it gave none; never below
-        // Linux's floor (our own `cfg.mss` is at least `MIN_MSS`, above it).
+        // RFC 9293 §3.7.1: send at most the peer's MSS, 536 if it gave none; but never less
+        // than Linux's floor, which overrides the peer's MSS below it (see `MIN_SND_MSS`;
+        // our own `cfg.mss` is at least `MIN_MSS`, above the floor).
         let peer = if mss == 0 { DEFAULT_MSS } else { mss };
         self.send_mss = peer.min(cfg.mss).max(MIN_SND_MSS);
     }
@@ -1359,7 +1363,9 @@ impl Tcb {
             self.bits |= ACK_PENDING;
             return;
         };
-        // The peer sends at most min(its MSS, ours), which is our send MSS too.
+        // The peer sends at most min(its MSS, ours), which is our send MSS too (unless the
+        // peer announced less than `MIN_SND_MSS`: then this errs toward more ACKs; Linux
+        // floors its receive-MSS estimate at 88, `TCP_MIN_MSS`).
         let rcv_mss = self.send_mss as u32;
         let unacked = (self.rcv_nxt - self.rcv_wup).max(0) as u32;
         let quick = ((self.bits >> QUICK_SHIFT) as u32) < quick_ack_limit(cfg, rcv_mss);

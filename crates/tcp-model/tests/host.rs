@@ -1995,6 +1995,27 @@ mod one_pass_drain {
     }
 
     #[test]
+    fn an_index_past_the_queue_finds_nothing_after_a_poll() {
+        let [mut client, _] = pair();
+        client.connect(SimTime::ZERO, SERVER, 1, 1).unwrap();
+        client.connect(SimTime::ZERO, SERVER, 2, 2).unwrap();
+        // Two SYNs and their events queued; one of each taken, still in the buffer.
+        let (first_syn, first_ev) = (client.poll_transmit(), client.poll_event());
+        assert!(first_syn.is_some() && first_ev.is_some());
+        let second_syn = client.queued_segment(0).expect("the second SYN");
+        assert_eq!(second_syn.incarnation, 2);
+        assert_ne!(client.queued_event(0), None);
+        for i in [1, usize::MAX] {
+            assert_eq!(client.queued_segment(i), None, "segment {i}");
+        }
+        let events = std::iter::from_fn(|| client.poll_event()).count();
+        client.connect(SimTime::ZERO, SERVER, 3, 3).unwrap();
+        let _ = client.poll_event();
+        assert!(events > 0);
+        assert_eq!(client.queued_event(usize::MAX), None);
+    }
+
+    #[test]
     fn a_lifecycle_drained_in_one_pass_matches_polling() {
         let (mut a, mut b) = (pair(), pair());
         let t0 = SimTime::ZERO;

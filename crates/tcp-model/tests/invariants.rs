@@ -8,8 +8,9 @@ use tcp_model::*;
 const LOCAL: Addr = Addr::new(0x0a00_0001, 49152);
 const PEER: Addr = Addr::new(0x0a00_0002, 80);
 /// More segments than this from one input would be a transmit loop: a whole window (at
-/// most 65535 bytes: no window scaling) in segments of the least send MSS Linux allows.
-const MAX_SEGMENTS_PER_STEP: usize = 65535 / MIN_SND_MSS as usize + 1;
+/// most 65535 bytes: no window scaling) in segments of the least send MSS Linux allows, and
+/// as many again for a retransmission going out with it (an RTO with a window just opened).
+const MAX_SEGMENTS_PER_STEP: usize = 2 * (65535 / MIN_SND_MSS as usize + 1);
 
 /// Where a sequence or acknowledgment number is aimed.
 #[derive(Clone, Copy, Debug)]
