@@ -139,6 +139,15 @@ pub fn write_ladder(trace: &Trace, w: &mut impl Write) -> io::Result<()> {
                 ),
             )?,
             TraceKind::Deliver { .. } => {}
+            // The arrow above shows the segment; the note says what became of it.
+            TraceKind::Discard { seg, reason } => out.note_parts(
+                e.time,
+                e.side,
+                &[
+                    format!("{} not accepted:", seg.flags),
+                    reason.name().to_string(),
+                ],
+            )?,
             TraceKind::State {
                 from,
                 to,

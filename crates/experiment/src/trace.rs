@@ -1,5 +1,6 @@
 //! Tracing one workload connection through a run: every segment it sends, what the link does
-//! with it, and every state change of either end with its cause.
+//! with it, what the receiving host does with it when it does not take it, and every state
+//! change of either end with its cause.
 //!
 //! The engine owns an `Option<Box<Tracer>>`: `None` in ordinary runs (one branch per event,
 //! nothing allocated), `Some` in [`crate::engine::run_traced`], which shares every line of
@@ -7,15 +8,15 @@
 //! run `run` would have made, same summary, same random draws.
 //!
 //! Within one simulated instant, events are in the order the engine handled them: what
-//! arrived (a delivered segment, a timer, an application call), the segments the host sent in
-//! response (each followed by what the link did with it), then the state changes the host
-//! reported for that input.
+//! arrived (a delivered segment and its discard lines, a timer, an application call), the
+//! segments the host sent in response (each followed by what the link did with it), then the
+//! state changes the host reported for that input.
 
 use std::io::{self, Write};
 
 use link::{DropReason, Verdict};
 use sim_core::SimTime;
-use tcp_model::{CloseReason, Event, Flags, Segment, SeqNum, State};
+use tcp_model::{CloseReason, Event, Flags, HostStats, Segment, SeqNum, State};
 
 use crate::engine::Side;
 
@@ -74,6 +75,110 @@ pub enum Cause {
     Unknown,
 }
 
+/// Why the receiving host discarded a delivered segment, or handled it without accepting it:
+/// each names the [`HostStats`] counter that moved while the host handled the segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiscardReason {
+    /// `syn_dropped_queue_full`: the listener's SYN queue held `accept_backlog`
+    /// connections and SYN cookies are off.
+    SynQueueFull,
+    /// `syn_dropped_syn_backlog`: the last quarter of `syn_backlog` is kept back (Linux
+    /// `tcp_max_syn_backlog`, cookies off).
+    SynBacklog,
+    /// `accept_queue_overflows`: a SYN, handshake ACK or cookie ACK found the accept queue
+    /// full.
+    AcceptQueueFull,
+    /// `syn_cookies_failed`: an ACK to a listener carried no valid cookie (a RST follows).
+    CookieFailed,
+    /// `segments_no_connection`: no connection, TIME-WAIT record or listener (a RST
+    /// answers it unless it is one).
+    NoConnection,
+    /// `misaddressed`: not for this host's address.
+    Misaddressed,
+    /// `challenge_acks`: RFC 5961, answered with an ACK instead of acted on.
+    ChallengeAck,
+    /// `fins_held`: a FIN ahead of missing data, held until the data arrives.
+    FinHeld,
+    /// `out_of_order`: data or a FIN beyond RCV.NXT (kept in the out-of-order range when
+    /// there is room for it, else dropped).
+    OutOfOrder,
+    /// `unexpected_segments`: not acceptable in the state it found (dropped, or answered
+    /// with an ACK or RST).
+    NotAcceptable,
+}
+
+impl DiscardReason {
+    /// Every reason, in the order a trace lists those of one segment.
+    pub const ALL: [DiscardReason; 10] = [
+        DiscardReason::SynQueueFull,
+        DiscardReason::SynBacklog,
+        DiscardReason::AcceptQueueFull,
+        DiscardReason::CookieFailed,
+        DiscardReason::NoConnection,
+        DiscardReason::Misaddressed,
+        DiscardReason::ChallengeAck,
+        DiscardReason::FinHeld,
+        DiscardReason::OutOfOrder,
+        DiscardReason::NotAcceptable,
+    ];
+
+    /// The text, CSV `detail` and ladder wording: stable, for grep.
+    pub fn name(self) -> &'static str {
+        match self {
+            DiscardReason::SynQueueFull => "SYN queue full",
+            DiscardReason::SynBacklog => "SYN backlog (tcp_max_syn_backlog)",
+            DiscardReason::AcceptQueueFull => "accept queue full",
+            DiscardReason::CookieFailed => "bad SYN cookie",
+            DiscardReason::NoConnection => "no connection",
+            DiscardReason::Misaddressed => "misaddressed",
+            DiscardReason::ChallengeAck => "challenge ACK sent",
+            DiscardReason::FinHeld => "FIN held for missing data",
+            DiscardReason::OutOfOrder => "out of order",
+            DiscardReason::NotAcceptable => "not acceptable",
+        }
+    }
+
+    fn counter(self, s: &HostStats) -> u64 {
+        match self {
+            DiscardReason::SynQueueFull => s.syn_dropped_queue_full,
+            DiscardReason::SynBacklog => s.syn_dropped_syn_backlog,
+            DiscardReason::AcceptQueueFull => s.accept_queue_overflows,
+            DiscardReason::CookieFailed => s.syn_cookies_failed,
+            DiscardReason::NoConnection => s.segments_no_connection,
+            DiscardReason::Misaddressed => s.misaddressed,
+            DiscardReason::ChallengeAck => s.challenge_acks,
+            DiscardReason::FinHeld => s.fins_held,
+            DiscardReason::OutOfOrder => s.out_of_order,
+            DiscardReason::NotAcceptable => s.unexpected_segments,
+        }
+    }
+}
+
+/// The counters of [`DiscardReason::ALL`] on one host, before it handles a segment.
+type DiscardCounters = [u64; DiscardReason::ALL.len()];
+
+fn discard_counters(s: &HostStats) -> DiscardCounters {
+    DiscardReason::ALL.map(|r| r.counter(s))
+}
+
+/// The reasons whose counters moved from `before` to `after`. `unexpected_segments` is the
+/// host's catch-all and moves along with a more specific one (a failed cookie ACK is also
+/// not acceptable to the listener): it is named only when nothing more specific moved. The
+/// others are listed each, since they say different things (a bare FIN ahead of missing data
+/// is both out of order and held).
+fn discard_reasons(before: &DiscardCounters, after: &DiscardCounters) -> Vec<DiscardReason> {
+    let mut moved: Vec<DiscardReason> = DiscardReason::ALL
+        .iter()
+        .zip(before.iter().zip(after))
+        .filter(|(_, (b, a))| a != b)
+        .map(|(&r, _)| r)
+        .collect();
+    if moved.len() > 1 {
+        moved.retain(|&r| r != DiscardReason::NotAcceptable);
+    }
+    moved
+}
+
 /// One line of a trace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TraceKind {
@@ -94,6 +199,9 @@ pub enum TraceKind {
     },
     /// A copy of a segment of this connection reached the side.
     Deliver { seg: Segment },
+    /// The side discarded the segment just delivered, or handled it without accepting it
+    /// (follows its `Deliver`, one line per reason).
+    Discard { seg: Segment, reason: DiscardReason },
     /// The side changed state. `closed`: the reason, when `to` is CLOSED.
     State {
         from: State,
@@ -116,6 +224,7 @@ impl TraceKind {
             TraceKind::Drop { .. } => "drop",
             TraceKind::Duplicate { .. } => "duplicate",
             TraceKind::Deliver { .. } => "deliver",
+            TraceKind::Discard { .. } => "discard",
             TraceKind::State { .. } => "state",
             TraceKind::App { .. } => "app",
             TraceKind::Timer { .. } => "timer",
@@ -321,6 +430,9 @@ impl Trace {
                     "[deliver]",
                     self.seg_text(other(e.side), seg)
                 ),
+                TraceKind::Discard { reason, .. } => {
+                    format!("{:<12}     {}", "[discard]", reason.name())
+                }
                 TraceKind::State {
                     from,
                     to,
@@ -359,7 +471,7 @@ impl Trace {
     }
 
     /// The columns of [`CSV_COLUMNS`], one row per event. Segment columns hold the segment
-    /// sent/dropped/delivered, or for a state change caused by a segment, that segment.
+    /// sent/dropped/delivered/discarded, or for a state change caused by a segment, that segment.
     pub fn write_csv<W: Write>(&self, w: W) -> Result<(), csv::Error> {
         let mut out = csv::Writer::from_writer(w);
         out.write_record(CSV_COLUMNS)?;
@@ -417,6 +529,10 @@ impl Trace {
                     );
                 }
                 TraceKind::Deliver { seg } => put_seg(&mut row, other(e.side), seg),
+                TraceKind::Discard { seg, reason } => {
+                    put_seg(&mut row, other(e.side), seg);
+                    row[15] = reason.name().into();
+                }
                 TraceKind::State {
                     from,
                     to,
@@ -497,6 +613,19 @@ pub(crate) struct Tracer {
     /// Send lines whose sender state is not known yet (the host reports it after sending).
     unresolved: [Vec<usize>; 2],
     last_state_line: [Option<usize>; 2],
+    /// The segment last delivered, not yet judged: where its discard lines go (right after
+    /// its deliver line), and the receiving host's counters before it handled it.
+    verdict: Option<PendingVerdict>,
+}
+
+/// See [`Tracer::verdict`].
+#[derive(Debug)]
+struct PendingVerdict {
+    at: usize,
+    time: SimTime,
+    side: Side,
+    seg: Segment,
+    before: DiscardCounters,
 }
 
 impl Tracer {
@@ -524,6 +653,7 @@ impl Tracer {
             pending_app: Vec::new(),
             unresolved: [Vec::new(), Vec::new()],
             last_state_line: [None, None],
+            verdict: None,
         }
     }
 
@@ -570,11 +700,57 @@ impl Tracer {
         self.step = step;
     }
 
-    pub(crate) fn deliver(&mut self, now: SimTime, to: Side, seg: &Segment) {
+    /// `seg` reaches `to`, whose counters are `stats` before it handles the segment.
+    pub(crate) fn deliver(&mut self, now: SimTime, to: Side, seg: &Segment, stats: &HostStats) {
         self.begin(Some((to, Cause::Rcvd(*seg))));
         if self.trace.own(seg) {
-            self.push(now, to, TraceKind::Deliver { seg: *seg });
+            if let Some(i) = self.push(now, to, TraceKind::Deliver { seg: *seg }) {
+                self.verdict = Some(PendingVerdict {
+                    at: i + 1,
+                    time: now,
+                    side: to,
+                    seg: *seg,
+                    before: discard_counters(stats),
+                });
+            }
         }
+    }
+
+    /// Judges the segment last delivered, if any, from the hosts' counters now (`stats`,
+    /// indexed by [`Side`]). The engine calls it before the next event and at the end of the
+    /// run, not right after the host's `handle_segment`: that would cost the untraced run a
+    /// branch per segment, and until the next event nothing else moves these counters (the
+    /// application calls made meanwhile move none of them). The lines the segment's handling
+    /// produced meanwhile (answers sent, state changes) are already in the trace, so the
+    /// discard lines are inserted after its deliver line, and the indices kept into the trace
+    /// shifted.
+    pub(crate) fn settle(&mut self, stats: [&HostStats; 2]) {
+        let Some(v) = self.verdict.take() else {
+            return;
+        };
+        let after = discard_counters(stats[v.side as usize]);
+        let reasons = discard_reasons(&v.before, &after);
+        if reasons.is_empty() {
+            return;
+        }
+        let n = reasons.len();
+        if self.trace.events.len() + n > MAX_TRACE_EVENTS {
+            self.trace.truncated = true;
+            return;
+        }
+        let lines = reasons.into_iter().map(|reason| TraceEvent {
+            time: v.time,
+            side: v.side,
+            kind: TraceKind::Discard { seg: v.seg, reason },
+        });
+        self.trace.events.splice(v.at..v.at, lines);
+        let shift = |i: &mut usize| {
+            if *i >= v.at {
+                *i += n;
+            }
+        };
+        self.unresolved.iter_mut().flatten().for_each(shift);
+        self.last_state_line.iter_mut().flatten().for_each(shift);
     }
 
     pub(crate) fn timer(&mut self, side: Side) {
@@ -730,5 +906,115 @@ impl Tracer {
                 failed: true,
             },
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(flags: Flags) -> Segment {
+        Segment {
+            flags,
+            ..Segment::default()
+        }
+    }
+
+    #[test]
+    fn the_catch_all_counter_is_named_only_alone() {
+        let before = discard_counters(&HostStats::default());
+        let mut s = HostStats {
+            unexpected_segments: 1,
+            ..HostStats::default()
+        };
+        assert_eq!(
+            discard_reasons(&before, &discard_counters(&s)),
+            [DiscardReason::NotAcceptable]
+        );
+        s.syn_cookies_failed = 1;
+        assert_eq!(
+            discard_reasons(&before, &discard_counters(&s)),
+            [DiscardReason::CookieFailed]
+        );
+        let s = HostStats {
+            fins_held: 1,
+            out_of_order: 1,
+            ..HostStats::default()
+        };
+        assert_eq!(
+            discard_reasons(&before, &discard_counters(&s)),
+            [DiscardReason::FinHeld, DiscardReason::OutOfOrder]
+        );
+        assert!(discard_reasons(&before, &before).is_empty());
+    }
+
+    /// The discard line goes in after lines the segment's handling already added (an
+    /// answer, a state change), and those lines keep what later events tell about them: the
+    /// answer's sender state, resolved when the step ends.
+    #[test]
+    fn a_discard_is_inserted_after_its_delivery_and_indices_follow() {
+        let t0 = SimTime::from_nanos(5);
+        let mut t = Tracer::new(0, true);
+        let quiet = HostStats::default();
+        t.deliver(t0, Side::Server, &seg(Flags::ACK), &quiet);
+        t.transmit(
+            t0,
+            Side::Server,
+            &seg(Flags::RST),
+            &Verdict::Deliver {
+                at: t0,
+                duplicate_at: None,
+            },
+        );
+        t.conn_event(
+            t0,
+            Side::Server,
+            Event::StateChanged {
+                from: State::Listen,
+                to: State::Closed,
+            },
+        );
+        let moved = HostStats {
+            out_of_order: 1,
+            ..HostStats::default()
+        };
+        t.settle([&quiet, &moved]);
+        t.conn_event(
+            t0,
+            Side::Server,
+            Event::Closed {
+                reason: CloseReason::Reset,
+            },
+        );
+        let trace = t.finish();
+        let kinds: Vec<&'static str> = trace.events.iter().map(|e| e.kind.name()).collect();
+        assert_eq!(kinds, ["deliver", "discard", "send", "state"]);
+        assert_eq!(
+            trace.events[1].kind,
+            TraceKind::Discard {
+                seg: seg(Flags::ACK),
+                reason: DiscardReason::OutOfOrder
+            }
+        );
+        assert!(matches!(
+            trace.events[2].kind,
+            TraceKind::Send {
+                state: State::Closed,
+                ..
+            }
+        ));
+        assert!(matches!(
+            trace.events[3].kind,
+            TraceKind::State {
+                closed: Some(CloseReason::Reset),
+                ..
+            }
+        ));
+        // Settled once: a second call adds nothing.
+        let mut again = Tracer::new(0, true);
+        again.deliver(t0, Side::Server, &seg(Flags::ACK), &quiet);
+        again.settle([&quiet, &moved]);
+        again.settle([&quiet, &moved]);
+        assert_eq!(again.finish().events.len(), 2);
     }
 }

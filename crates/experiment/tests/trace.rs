@@ -4,7 +4,7 @@
 mod common;
 
 use experiment::engine::{self, Side};
-use experiment::trace::{AppCall, Cause, Trace, TraceKind, CSV_COLUMNS};
+use experiment::trace::{AppCall, Cause, DiscardReason, Trace, TraceKind, CSV_COLUMNS};
 use link::DropReason;
 use tcp_model::{Flags, State};
 
@@ -352,6 +352,7 @@ fn csv_has_the_header_and_one_parsable_row_per_event() {
         "drop",
         "duplicate",
         "deliver",
+        "discard",
         "state",
         "app",
         "timer",
@@ -480,4 +481,84 @@ fn fin_rides_on_the_last_data_segment() {
         data_fins(&plain, Side::Client) + data_fins(&plain, Side::Server),
         0
     );
+}
+
+/// The final ACK is lost and the client's TIME-WAIT (2 × 10 ms) is over before the server's
+/// FIN retransmission arrives: the client has no connection for it any more, says so right
+/// after the delivery, and answers with a RST.
+#[test]
+fn a_segment_for_no_connection_is_discarded_and_answered_with_a_reset() {
+    let t = trace(
+        &format!("{LOST_FINAL_ACK}\n[tcp.client]\nmsl = \"10ms\"\n"),
+        0,
+    );
+    let fin_ack = Flags::FIN | Flags::ACK;
+    let i = find(&t, 0, |e| {
+        e.side == Side::Client
+            && matches!(e.kind, TraceKind::Deliver { seg } if seg.flags == fin_ack)
+    });
+    // The first FIN is taken (FIN_WAIT_2 -> TIME_WAIT), not discarded.
+    assert!(
+        !matches!(t.events[i + 1].kind, TraceKind::Discard { .. }),
+        "{}",
+        text(&t)
+    );
+    let again = find(&t, i + 1, |e| {
+        e.side == Side::Client
+            && matches!(e.kind, TraceKind::Deliver { seg } if seg.flags == fin_ack)
+    });
+    let TraceKind::Deliver { seg: fin } = t.events[again].kind else {
+        unreachable!("found as a delivery");
+    };
+    let d = &t.events[again + 1];
+    assert_eq!(
+        (d.time, d.side, d.kind),
+        (
+            t.events[again].time,
+            Side::Client,
+            TraceKind::Discard {
+                seg: fin,
+                reason: DiscardReason::NoConnection
+            }
+        ),
+        "{}",
+        text(&t)
+    );
+    assert!(
+        is_send(&t.events[again + 2], Side::Client, Flags::RST),
+        "{}",
+        text(&t)
+    );
+    if let TraceKind::Send { state, .. } = t.events[again + 2].kind {
+        assert_eq!(state, State::Closed);
+    }
+    let discards = t
+        .events
+        .iter()
+        .filter(|e| matches!(e.kind, TraceKind::Discard { .. }))
+        .count();
+    assert_eq!(discards, 1, "{}", text(&t));
+    let txt = text(&t);
+    let lines: Vec<&str> = txt.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.ends_with("client  [discard]        no connection"))
+        .expect("a discard line");
+    assert!(
+        lines[at - 1].contains("client  [deliver]        FIN|ACK"),
+        "{txt}"
+    );
+    assert!(
+        lines[at + 1].contains("client  CLOSED       --> RST"),
+        "{txt}"
+    );
+    let bytes = csv(&t);
+    let mut r = csv::Reader::from_reader(bytes.as_slice());
+    let row = r
+        .records()
+        .map(|x| x.unwrap())
+        .find(|r| &r[2] == "discard")
+        .expect("a discard row");
+    assert_eq!((&row[1], &row[3], &row[4]), ("client", "s2c", "FIN|ACK"));
+    assert_eq!(&row[15], "no connection");
 }
