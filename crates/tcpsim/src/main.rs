@@ -70,7 +70,8 @@ enum Command {
         exp: ExpArgs,
     },
     /// Re-run one (point, replication) and print every event of one connection: segments
-    /// sent, dropped, duplicated and delivered, and both ends' state changes with their cause.
+    /// sent, dropped, duplicated, delivered and discarded by the receiver (with the reason),
+    /// and both ends' state changes with their cause.
     Trace {
         #[command(flatten)]
         exp: ExpArgs,

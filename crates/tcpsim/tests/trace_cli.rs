@@ -305,3 +305,80 @@ fn bad_output_paths_exit_2_before_running() {
     args.extend(["--capture-at", "server"]);
     assert_eq!(tcpsim(&args).status.code(), Some(2));
 }
+
+/// A locked-out client of experiments/syn-flood.toml (point 6: cookies off, 100 spoofed
+/// SYNs/s; connection 1500 arrives at 15.2 s, as `tcpsim trace` shows): the server discards
+/// its SYN and each retransmission, and the trace says why, right after each delivery. With
+/// cookies off the `tcp_max_syn_backlog` clause drops it first (193 of 256 half-open);
+/// with a larger `syn_backlog` the SYN queue itself (256 = `accept_backlog`) is full.
+#[test]
+fn a_syn_flood_victims_dropped_syns_say_why() {
+    let base = [
+        "trace",
+        "experiments/syn-flood.toml",
+        "--point",
+        "6",
+        "--connection",
+        "1500",
+    ];
+    for (set, reason) in [
+        (None, "SYN backlog (tcp_max_syn_backlog)"),
+        (Some("tcp.server.syn_backlog=4096"), "SYN queue full"),
+    ] {
+        let mut args = base.to_vec();
+        if let Some(s) = set {
+            args.extend(["--set", s]);
+        }
+        let text = ok(&args);
+        let lines: Vec<&str> = text.lines().collect();
+        let delivered: Vec<usize> = (0..lines.len())
+            .filter(|&i| lines[i].contains("server  [deliver]        SYN seq=0 "))
+            .collect();
+        // The SYN and its 6 retransmissions (1, 3, 7, 15, 31, 63 s later) reach the server;
+        // only the last finds room.
+        assert_eq!(delivered.len(), 7, "{text}");
+        for &i in &delivered[..6] {
+            let next = lines[i + 1];
+            assert!(
+                next.ends_with(&format!("server  [discard]        {reason}")),
+                "{text}"
+            );
+            assert_eq!(next[..13], lines[i][..13], "same instant: {next}");
+        }
+        let answered = lines[delivered[6] + 1];
+        assert!(answered.contains("SYN_RECEIVED --> SYN|ACK"), "{text}");
+        assert_eq!(text.matches("[discard]").count(), 6, "{text}");
+    }
+
+    let mut args = base.to_vec();
+    args.extend(["--format", "csv"]);
+    let csv_text = ok(&args);
+    let mut r = csv::Reader::from_reader(csv_text.as_bytes());
+    let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
+    let first = rows
+        .iter()
+        .position(|r| &r[2] == "discard")
+        .expect("a discard row");
+    let (deliver, discard) = (&rows[first - 1], &rows[first]);
+    assert_eq!((&deliver[1], &deliver[2]), ("server", "deliver"));
+    assert_eq!(
+        (&discard[1], &discard[3], &discard[4], &discard[7]),
+        ("server", "c2s", "SYN", "0"),
+        "the discarded segment's columns: {discard:?}"
+    );
+    assert_eq!(&discard[0], &deliver[0]);
+    assert_eq!(&discard[15], "SYN backlog (tcp_max_syn_backlog)");
+
+    let mut args = base.to_vec();
+    args.extend(["--format", "ladder"]);
+    let ladder = ok(&args);
+    for l in ladder.lines() {
+        assert!(l.len() <= 100 && l.is_ascii(), "{l:?}");
+    }
+    assert_eq!(ladder.matches("| SYN not accepted:").count(), 6, "{ladder}");
+    assert_eq!(
+        ladder.matches("| (tcp_max_syn_backlog)").count(),
+        6,
+        "{ladder}"
+    );
+}
