@@ -381,4 +381,14 @@ fn a_syn_flood_victims_dropped_syns_say_why() {
         6,
         "{ladder}"
     );
+
+    // A capture has no place for a discard: the server's shows the 7 SYNs that reached it.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("server.pcap");
+    let mut args = base.to_vec();
+    args.extend(["--pcap", file.to_str().unwrap(), "--capture-at", "server"]);
+    ok(&args);
+    let records = pcap_records(&std::fs::read(&file).unwrap());
+    let syns = records.iter().filter(|&&(_, flags)| flags == 0x02).count();
+    assert_eq!(syns, 7, "{records:?}");
 }
