@@ -784,7 +784,12 @@ impl Tracer {
         let first_synack = seg.flags.contains(Flags::SYN | Flags::ACK)
             && !std::mem::replace(&mut self.synack_sent[f], true);
         let retransmission = len > 0 && !first_synack && self.snd_max[f].is_some_and(|m| end.le(m));
-        self.snd_max[f] = Some(self.snd_max[f].map_or(end, |m| m.max(end)));
+        // Only what occupies sequence space moves it: a RST the side sent with no connection
+        // (refusing a SYN that came before its own connect) carries a number from outside its
+        // space, which would make its first SYN look like a retransmission.
+        if len > 0 {
+            self.snd_max[f] = Some(self.snd_max[f].map_or(end, |m| m.max(end)));
+        }
         let state = self.state[f];
         if let Some(i) = self.push(
             now,

@@ -562,3 +562,31 @@ fn a_segment_for_no_connection_is_discarded_and_answered_with_a_reset() {
     assert_eq!((&row[1], &row[3], &row[4]), ("client", "s2c", "FIN|ACK"));
     assert_eq!(&row[15], "no connection");
 }
+
+#[test]
+fn a_first_syn_after_refusing_the_peers_syn_is_not_a_retransmission() {
+    // Simultaneous open with the server's connect() after the client's SYN has arrived: the
+    // server refuses that SYN from CLOSED (RST|ACK, seq 0), then sends its own first SYN.
+    let exp = common::three_connections(
+        "trace",
+        "",
+        &[
+            "workload.open=\"simultaneous\"",
+            "workload.open_skew=\"15ms\"",
+        ],
+    );
+    for connection in 0..3 {
+        let (_, t) = engine::run_traced(&exp.points[0].config, exp.seed, 0, 0, connection)
+            .expect("traced run");
+        let rst = find(&t, 0, |e| is_send(e, Side::Server, Flags::RST | Flags::ACK));
+        let syn = find(&t, rst, |e| is_send(e, Side::Server, Flags::SYN));
+        match t.events[syn].kind {
+            TraceKind::Send { retransmission, .. } => assert!(
+                !retransmission,
+                "connection {connection}: the server's first SYN is marked a retransmission:\n{}",
+                text(&t)
+            ),
+            _ => unreachable!(),
+        }
+    }
+}
