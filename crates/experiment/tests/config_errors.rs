@@ -130,6 +130,11 @@ fn bad_value_in_one_sweep_point_names_the_point() {
 fn enum_values_are_listed() {
     let msg = err_of("[experiment]\nname = \"t\"\n[workload]\nclose_first = \"nobody\"\n");
     assert_mentions(&msg, &["workload.close_first", "client", "server", "both"]);
+    let msg = err_of(&format!("{BASE}[tcp]\nrto_estimator = \"bsd\"\n"));
+    assert_mentions(
+        &msg,
+        &["exp.toml", "tcp.rto_estimator", "bsd", "linux", "rfc6298"],
+    );
 }
 
 #[test]

@@ -154,7 +154,8 @@ fn lost_final_ack_ends_in_x_and_the_server_retransmits_its_fin() {
         "{line}"
     );
     // The client enters TIME-WAIT right after sending it; the server sits in LAST-ACK until
-    // its RTO (>= 200 ms, Linux TCP_RTO_MIN) retransmits the FIN from the server's lifeline.
+    // its RTO (SRTT + TCP_RTO_MIN = 220 ms on this 20 ms RTT, as Linux's) retransmits the FIN
+    // from the server's lifeline.
     let next: Vec<&str> = s.lines().skip(i + 1).collect();
     assert!(
         next[0].contains("| FIN_WAIT_2 -> TIME_WAIT (rcvd FIN|ACK)"),
@@ -162,7 +163,7 @@ fn lost_final_ack_ends_in_x_and_the_server_retransmits_its_fin() {
     );
     let rto = lines_with(&s, "| RTO timer fires");
     assert_eq!(rto.len(), 1, "{s}");
-    assert!(rto[0].1.starts_with("  250.000  |  "), "{s}");
+    assert!(rto[0].1.starts_with("  270.000  |  "), "{s}");
     let rtx = lines_with(&s, "(retransmission)");
     assert_eq!(rtx.len(), 1, "{s}");
     assert_eq!(rtx[0].0, rto[0].0 + 1);
@@ -171,16 +172,16 @@ fn lost_final_ack_ends_in_x_and_the_server_retransmits_its_fin() {
             && rtx[0]
                 .1
                 .contains(" FIN|ACK seq=1001 ack=102 (retransmission) ")
-            && rtx[0].1.ends_with("-| arrives 260.000"),
+            && rtx[0].1.ends_with("-| arrives 280.000"),
         "{s}"
     );
     // TIME-WAIT answers the retransmitted FIN; that ACK gets through and closes the server.
-    let reack = lines_with(&s, "  260.000  |---");
+    let reack = lines_with(&s, "  280.000  |---");
     assert_eq!(reack.len(), 1, "{s}");
     assert!(
-        reack[0].1.contains(" ACK seq=102 ack=1002 ") && reack[0].1.ends_with(">| arrives 270.000")
+        reack[0].1.contains(" ACK seq=102 ack=1002 ") && reack[0].1.ends_with(">| arrives 290.000")
     );
-    assert!(s.contains("  270.000  |"), "{s}");
+    assert!(s.contains("  290.000  |"), "{s}");
     assert!(s.contains("| LAST_ACK -> CLOSED (rcvd ACK)\n"), "{s}");
 }
 

@@ -31,6 +31,10 @@ pub struct TcpConfig {
     /// Ceiling of the RTO and its backoff: linux 120 s (`TCP_RTO_MAX`); rfc9293 60 s, the
     /// smallest maximum RFC 6298 §2.5 allows.
     pub rto_max: SimDuration,
+    /// How RTT samples become the RTO; see [`RtoEstimator`]. linux `linux` (Linux
+    /// `tcp_rtt_estimator` and `tcp_set_rto`, net/ipv4/tcp_input.c); rfc9293 `rfc6298`
+    /// (RFC 6298 §2 and §5.7).
+    pub rto_estimator: RtoEstimator,
     /// SYN retransmissions before `connect` gives up. linux 6, `net.ipv4.tcp_syn_retries`
     /// (with a 1 s initial RTO: retransmissions at 1, 3, 7, 15, 31, 63 s, failure at 127 s).
     /// rfc9293 7: RFC 9293 §3.8.3 wants R2 for a SYN to be at least 3 minutes; with RTOs of
@@ -216,6 +220,7 @@ struct RawTcpConfig {
     rto_initial: Option<SimDuration>,
     rto_min: Option<SimDuration>,
     rto_max: Option<SimDuration>,
+    rto_estimator: Option<RtoEstimator>,
     syn_retries: Option<u32>,
     synack_retries: Option<u32>,
     retries2: Option<u32>,
@@ -246,6 +251,7 @@ impl From<RawTcpConfig> for TcpConfig {
             rto_initial: r.rto_initial.unwrap_or(d.rto_initial),
             rto_min: r.rto_min.unwrap_or(d.rto_min),
             rto_max: r.rto_max.unwrap_or(d.rto_max),
+            rto_estimator: r.rto_estimator.unwrap_or(d.rto_estimator),
             syn_retries: r.syn_retries.unwrap_or(d.syn_retries),
             synack_retries: r.synack_retries.unwrap_or(d.synack_retries),
             retries2: r.retries2.unwrap_or(d.retries2),
@@ -266,6 +272,29 @@ impl From<RawTcpConfig> for TcpConfig {
             syn_cookies: r.syn_cookies.unwrap_or(d.syn_cookies),
         }
     }
+}
+
+/// How RTT samples become the RTO. Both take one sample at a time (a segment sent once,
+/// Karn's rule), from the SYN-ACK on the active side and the handshake's final ACK on the
+/// passive side, and both back off by doubling up to `rto_max`; they differ in how a sample
+/// moves the RTO and in what a handshake without a sample leaves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RtoEstimator {
+    /// Linux `tcp_rtt_estimator` and `tcp_set_rto`/`__tcp_set_rto` (net/ipv4/tcp_input.c,
+    /// include/net/tcp.h), in its integer arithmetic: SRTT in 1/8 µs, the mean deviation
+    /// `mdev` in 1/4 µs with a smaller gain when the RTT falls, and `rttvar`, which is never
+    /// below `rto_min`, follows `mdev` up at once but down by a quarter of the gap once per
+    /// RTT; RTO = SRTT + `rttvar`, at most `rto_max`. So on a short path the RTO is about
+    /// SRTT + `rto_min` (220 ms on a 20 ms RTT). A handshake that leaves no sample (a
+    /// retransmitted SYN or SYN-ACK, or a SYN cookie: tcpsim has no timestamps to measure
+    /// it by) sets the RTO to 3 s (`tcp_init_metrics`, `TCP_TIMEOUT_FALLBACK`).
+    #[default]
+    Linux,
+    /// RFC 6298 §2.2-2.4: SRTT and RTTVAR with gains 1/8 and 1/4, RTO = SRTT + 4·RTTVAR,
+    /// at least `rto_min` and at most `rto_max`; after a handshake that had to retransmit,
+    /// 3 s (§5.7).
+    Rfc6298,
 }
 
 /// Ephemeral port selection.
@@ -383,6 +412,7 @@ impl TcpConfig {
             rto_initial: SimDuration::from_secs(1),
             rto_min: SimDuration::from_millis(200),
             rto_max: SimDuration::from_secs(120),
+            rto_estimator: RtoEstimator::Linux,
             syn_retries: 6,
             synack_retries: 5,
             retries2: 15,
@@ -408,6 +438,7 @@ impl TcpConfig {
                 profile,
                 rto_min: SimDuration::from_secs(1),
                 rto_max: SimDuration::from_secs(60),
+                rto_estimator: RtoEstimator::Rfc6298,
                 syn_retries: 7,
                 synack_retries: 7,
                 retries2: 6,
@@ -584,6 +615,7 @@ mod tests {
         assert_eq!(c.quick_acks, 16);
         assert_eq!((c.syn_backlog, c.accept_backlog), (1024, 4096));
         assert_eq!(c.syn_cookies, SynCookies::OnOverflow);
+        assert_eq!(c.rto_estimator, RtoEstimator::Linux);
         // An empty table is the linux profile.
         assert_eq!(toml::from_str::<TcpConfig>("").unwrap(), c);
     }
@@ -603,6 +635,7 @@ mod tests {
         assert_eq!(c.quick_acks, 0);
         assert_eq!((c.syn_backlog, c.accept_backlog), (1024, 4096));
         assert_eq!(c.syn_cookies, SynCookies::Off);
+        assert_eq!(c.rto_estimator, RtoEstimator::Rfc6298);
         // R2 for a SYN >= 3 min and for data >= 100 s (RFC 9293 §3.8.3), from a 1 s RTO.
         let give_up = |retries: u32| {
             let mut rto = c.rto_initial;
@@ -721,6 +754,30 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("unit"), "{e}");
+    }
+
+    #[test]
+    fn rto_estimator_key() {
+        let c: TcpConfig = toml::from_str("rto_estimator = \"rfc6298\"").unwrap();
+        assert_eq!(c.rto_estimator, RtoEstimator::Rfc6298);
+        assert_eq!(
+            c.rto_min,
+            SimDuration::from_millis(200),
+            "still the profile's"
+        );
+        let c: TcpConfig =
+            toml::from_str("profile = \"rfc9293\"\nrto_estimator = \"linux\"").unwrap();
+        assert_eq!(c.rto_estimator, RtoEstimator::Linux);
+        let text = toml::to_string(&c).unwrap();
+        assert!(text.contains("rto_estimator = \"linux\""), "{text}");
+        assert_eq!(toml::from_str::<TcpConfig>(&text).unwrap(), c);
+        let e = toml::from_str::<TcpConfig>("rto_estimator = \"bsd\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("bsd") && e.contains("linux") && e.contains("rfc6298"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -223,9 +223,9 @@ impl Endpoint {
     pub fn rto(&self) -> SimDuration {
         self.tcb.rto()
     }
-    /// Smoothed RTT, once measured.
-    pub fn srtt(&self) -> Option<SimDuration> {
-        self.tcb.srtt()
+    /// Smoothed RTT, once measured (in whole µs; `cfg` tells how the estimator keeps it).
+    pub fn srtt(&self, cfg: &TcpConfig) -> Option<SimDuration> {
+        self.tcb.srtt(cfg)
     }
     /// Effective send MSS: min(ours, the peer's or 536).
     pub fn send_mss(&self) -> u16 {

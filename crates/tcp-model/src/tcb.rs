@@ -7,7 +7,7 @@
 
 use sim_time::{SimDuration, SimTime};
 
-use crate::config::{RstInTimeWait, TcpConfig, TwReopen, MAX_RETRIES};
+use crate::config::{RstInTimeWait, RtoEstimator, TcpConfig, TwReopen, MAX_RETRIES};
 use crate::event::{transition_events, CloseReason, Event, Note, RtxKind, Sink, StaleKind, State};
 use crate::wire::{reset_for, Addr, Flags, Segment, SeqNum};
 
@@ -51,10 +51,17 @@ const RST_PENDING: u16 = 1 << 3;
 /// `<ACK=reply_ack>` if `REPLY_WITH_ACK`.
 const REPLY_RST: u16 = 1 << 4;
 const REPLY_WITH_ACK: u16 = 1 << 5;
-/// An RTT sample is being taken: `rtt_seq` was first sent at `rtt_start`.
+/// An RTT sample is being taken: `rtt_seq` was first sent at `rtt_start_us`.
 const TIMING: u16 = 1 << 6;
-/// SRTT and RTTVAR hold a measurement (RFC 6298 §2.2 has been applied).
+/// With `RtoEstimator::Rfc6298`: SRTT and RTTVAR hold a measurement (RFC 6298 §2.2 has been
+/// applied).
 const HAVE_RTT: u16 = 1 << 7;
+/// With `RtoEstimator::Linux` the same bit tells where Linux's `mdev_max_us` stands, which
+/// is all that needs keeping of it (see [`Tcb::linux_rtt_sample`]): clear, it is still the
+/// `rttvar_us` the first sample set; set, a later sample has closed an RTT window and reset
+/// it to `rto_min`. Whether there is a measurement is `srtt_us != 0`, Linux's own test. The
+/// bit is shared because `bits` is full and only one estimator runs on a connection.
+const RTT_WINDOW_CLOSED: u16 = HAVE_RTT;
 /// Opened by a SYN to a listener.
 const PASSIVE: u16 = 1 << 8;
 /// The SYN or SYN-ACK was sent more than once (RFC 6298 §5.7).
@@ -124,6 +131,76 @@ pub(crate) fn seq_acceptable(rcv_nxt: SeqNum, wnd: u16, seq: SeqNum, len: u32) -
 /// saturated at `u32::MAX` (71 minutes).
 fn duration_us(d: SimDuration) -> u32 {
     d.as_nanos().div_ceil(1_000).min(u32::MAX as u64) as u32
+}
+
+/// `now` on a µs clock that wraps every 2^32 µs (71 minutes): what `rtt_start_us` holds.
+#[inline(always)]
+fn clock_us(now: SimTime) -> u32 {
+    (now.as_nanos() / 1_000) as u32
+}
+
+/// Linux's RTT estimator state (`struct tcp_sock`): `srtt_us` is 8 × SRTT in µs (0 = no
+/// sample yet), `mdev_us` 4 × the mean deviation, `mdev_max_us` the largest `mdev_us` of the
+/// current RTT window (at least `tcp_rto_min`) and `rttvar_us` the deviation term of the
+/// RTO, which follows `mdev_max_us` up at once and down by a quarter of the gap per window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct LinuxRtt {
+    pub srtt_us: u32,
+    pub mdev_us: u32,
+    pub mdev_max_us: u32,
+    pub rttvar_us: u32,
+}
+
+impl LinuxRtt {
+    /// Largest sample taken as it is: 8 × it still fits `srtt_us`'s u32 (Linux would
+    /// overflow there; 536 s is far beyond any RTT but not beyond a configured `rto_max`).
+    const MAX_SAMPLE_US: u32 = u32::MAX >> 3;
+
+    /// Linux `tcp_rtt_estimator` with a sample of `m_us`. `window_ends`: Linux's
+    /// `after(snd_una, rtt_seq)`, an ACK past what was sent when the RTT window opened.
+    pub fn sample(&mut self, m_us: u32, window_ends: bool, rto_min_us: u32) {
+        let m = m_us.min(Self::MAX_SAMPLE_US) as i64;
+        let srtt = if self.srtt_us != 0 {
+            // Jacobson's update on scaled values: the error moves SRTT by 1/8 and mdev by
+            // 1/4 of |error| - mdev; an RTT below SRTT moves mdev by only 1/32, so that a
+            // falling RTT does not inflate the RTO (Linux's Eifel-like rule).
+            let err = m - (self.srtt_us >> 3) as i64;
+            let srtt = self.srtt_us as i64 + err;
+            let quarter = (self.mdev_us >> 2) as i64;
+            let mut d = err.abs() - quarter;
+            if err < 0 && d > 0 {
+                d >>= 3;
+            }
+            // d >= -mdev/4, so mdev stays >= 0.
+            self.mdev_us = (self.mdev_us as i64 + d) as u32;
+            if self.mdev_us > self.mdev_max_us {
+                self.mdev_max_us = self.mdev_us;
+                self.rttvar_us = self.rttvar_us.max(self.mdev_max_us);
+            }
+            if window_ends {
+                if self.mdev_max_us < self.rttvar_us {
+                    self.rttvar_us -= (self.rttvar_us - self.mdev_max_us) >> 2;
+                }
+                self.mdev_max_us = rto_min_us;
+            }
+            srtt
+        } else {
+            // The first sample: RTO = 3 × it (SRTT + 2 × it), but rttvar at least rto_min.
+            self.mdev_us = (m << 1) as u32;
+            self.rttvar_us = self.mdev_us.max(rto_min_us);
+            self.mdev_max_us = self.rttvar_us;
+            m << 3
+        };
+        // Below 8 × MAX_SAMPLE_US + 8: the error term never takes SRTT past 8 × the sample.
+        self.srtt_us = srtt.clamp(1, u32::MAX as i64) as u32;
+    }
+
+    /// Linux `__tcp_set_rto` and `tcp_bound_rto`: SRTT + rttvar, at most `rto_max_us`. No
+    /// floor is needed: rttvar is never below `rto_min`. (Linux then rounds up to a jiffy,
+    /// 1-4 ms by `CONFIG_HZ`; tcpsim keeps µs.)
+    pub fn rto_us(&self, rto_max_us: u32) -> u32 {
+        ((self.srtt_us >> 3) as u64 + self.rttvar_us as u64).min(rto_max_us as u64) as u32
+    }
 }
 
 /// How many ACKs of new data go out at once before delaying starts (Linux
@@ -275,11 +352,19 @@ pub(crate) struct Tcb {
     /// SYN-RECEIVED, the delayed ACK in the synchronized states; `SimTime::MAX` = not
     /// running.
     aux_at: SimTime,
-    rtt_start: SimTime,
-    /// SRTT and RTTVAR in microseconds, as Linux keeps them (`srtt_us`, `mdev_us`): 4 bytes
-    /// each instead of 8 keeps the TCB within 128 bytes.
+    /// When the segment ending at `rtt_seq` was sent: the simulation clock in whole µs,
+    /// modulo 2^32 (71 minutes, more than any RTO, so a sample's span never wraps twice).
+    /// Linux times segments in µs too (`tcp_skb_timestamp_us`); 4 bytes instead of a
+    /// `SimTime`'s 8 make room for `mdev_us`.
+    rtt_start_us: u32,
+    /// The estimator's state in microseconds, 4 bytes each (as Linux keeps `srtt_us`,
+    /// `mdev_us` and `rttvar_us`), which keeps the TCB within 128 bytes. `Rfc6298`: SRTT and
+    /// RTTVAR, `mdev_us` unused. `Linux`: `srtt_us` is 8 × SRTT (0 = no sample), `mdev_us`
+    /// 4 × the mean deviation and `rttvar_us` Linux's `rttvar_us`, so RTO = `srtt_us` / 8 +
+    /// `rttvar_us`.
     srtt_us: u32,
     rttvar_us: u32,
+    mdev_us: u32,
     /// When the last ACK answering an unacceptable pure ACK left, in ms (+1; 0 = never), for
     /// the Linux `tcp_invalid_ratelimit` (see [`OOW_ACK_INTERVAL`]).
     oow_ack_ms: u32,
@@ -335,9 +420,10 @@ impl Tcb {
             snd_pending: 0,
             timer_at: SimTime::MAX,
             aux_at: SimTime::MAX,
-            rtt_start: SimTime::ZERO,
+            rtt_start_us: 0,
             srtt_us: 0,
             rttvar_us: 0,
+            mdev_us: 0,
             oow_ack_ms: 0,
             rto_us: init.rto_us,
             snd_wnd: 0,
@@ -551,8 +637,13 @@ impl Tcb {
     fn set_rto(&mut self, rto: SimDuration) {
         self.rto_us = duration_us(rto);
     }
-    pub fn srtt(&self) -> Option<SimDuration> {
-        (self.bits & HAVE_RTT != 0).then_some(SimDuration::from_micros(self.srtt_us as u64))
+    pub fn srtt(&self, cfg: &TcpConfig) -> Option<SimDuration> {
+        let us = |v: u32| SimDuration::from_micros(v as u64);
+        match cfg.rto_estimator {
+            RtoEstimator::Rfc6298 => (self.bits & HAVE_RTT != 0).then_some(us(self.srtt_us)),
+            // What Linux reports as `tcpi_rtt`.
+            RtoEstimator::Linux => (self.srtt_us != 0).then_some(us(self.srtt_us >> 3)),
+        }
     }
     pub fn is_passive(&self) -> bool {
         self.bits & PASSIVE != 0
@@ -1150,7 +1241,7 @@ impl Tcb {
         }
         if self.bits & TIMING != 0 && ack.ge(self.rtt_seq) {
             self.bits &= !TIMING;
-            self.rtt_sample(cfg, now - self.rtt_start);
+            self.rtt_sample(cfg, clock_us(now).wrapping_sub(self.rtt_start_us));
         }
         self.timer_at = if self.snd_una == self.snd_nxt {
             SimTime::MAX
@@ -1159,12 +1250,21 @@ impl Tcb {
         };
     }
 
-    /// RFC 6298 §2.2-2.5, in integer microseconds; G (clock granularity) is 1 µs.
+    /// A sample of `r_us` µs moves the RTO, by `cfg.rto_estimator`.
     // Inlined: taken on most ACKs of new data, and too short to pay for a call (whose
     // argument set-up and reloads around it cost more than its own arithmetic).
     #[inline(always)]
-    fn rtt_sample(&mut self, cfg: &TcpConfig, r: SimDuration) {
-        let r = (r.as_nanos() / 1_000).min(u32::MAX as u64);
+    fn rtt_sample(&mut self, cfg: &TcpConfig, r_us: u32) {
+        match cfg.rto_estimator {
+            RtoEstimator::Linux => self.linux_rtt_sample(cfg, r_us),
+            RtoEstimator::Rfc6298 => self.rfc6298_rtt_sample(cfg, r_us),
+        }
+    }
+
+    /// RFC 6298 §2.2-2.5, in integer microseconds; G (clock granularity) is 1 µs.
+    #[inline(always)]
+    fn rfc6298_rtt_sample(&mut self, cfg: &TcpConfig, r_us: u32) {
+        let r = r_us as u64;
         let (srtt, rttvar) = if self.bits & HAVE_RTT == 0 {
             self.bits |= HAVE_RTT;
             (r, r / 2)
@@ -1184,11 +1284,54 @@ impl Tcb {
         );
     }
 
-    /// Entering ESTABLISHED: RFC 6298 §5.7 when the handshake had to retransmit (Karn's rule
-    /// left no sample).
+    /// Linux `tcp_ack_update_rtt` -> `tcp_rtt_estimator` then `tcp_set_rto`.
+    ///
+    /// Linux closes an RTT window (`after(snd_una, rtt_seq)`, then `rtt_seq = snd_nxt`) on
+    /// the first sample acknowledging something sent after the window opened. Here a sample
+    /// times a segment sent after the previous sample was taken (one at a time), so the ACK
+    /// that yields it is past the SND.NXT of that moment: every sample after the first closes
+    /// the window, and `mdev_max_us` only ever enters the estimator as the first sample's
+    /// `rttvar_us` (second sample) or as `rto_min` (later ones), which `RTT_WINDOW_CLOSED`
+    /// tells apart. So neither Linux's `rtt_seq` nor `mdev_max_us` needs a field.
+    #[inline(always)]
+    fn linux_rtt_sample(&mut self, cfg: &TcpConfig, r_us: u32) {
+        let rto_min_us = duration_us(cfg.rto_min);
+        let first_window = self.bits & RTT_WINDOW_CLOSED == 0;
+        let mut e = LinuxRtt {
+            srtt_us: self.srtt_us,
+            mdev_us: self.mdev_us,
+            rttvar_us: self.rttvar_us,
+            mdev_max_us: if first_window {
+                self.rttvar_us
+            } else {
+                rto_min_us
+            },
+        };
+        let had_sample = e.srtt_us != 0;
+        e.sample(r_us, true, rto_min_us);
+        if had_sample {
+            self.bits |= RTT_WINDOW_CLOSED;
+        }
+        self.srtt_us = e.srtt_us;
+        self.mdev_us = e.mdev_us;
+        self.rttvar_us = e.rttvar_us;
+        self.rto_us = e.rto_us(duration_us(cfg.rto_max));
+    }
+
+    /// Entering ESTABLISHED without an RTT sample. `Rfc6298`: §5.7, 3 s when the handshake
+    /// had to retransmit (Karn's rule left no sample). `Linux`: `tcp_init_metrics` sets 3 s
+    /// (`TCP_TIMEOUT_FALLBACK`) whenever `srtt_us` is still 0; a passive end comes here
+    /// before the final ACK's sample is taken, which then sets the RTO from the sample, so
+    /// the 3 s stays only when there is none (Linux: `tcp_synack_rtt_meas` found the SYN-ACK
+    /// retransmitted, or a SYN cookie's connection, which without timestamps has no send
+    /// time to measure from).
     #[inline]
     fn finish_handshake(&mut self, cfg: &TcpConfig) {
-        if self.bits & HANDSHAKE_RTX != 0 && self.bits & HAVE_RTT == 0 {
+        let unmeasured = match cfg.rto_estimator {
+            RtoEstimator::Rfc6298 => self.bits & HANDSHAKE_RTX != 0 && self.bits & HAVE_RTT == 0,
+            RtoEstimator::Linux => self.srtt_us == 0,
+        };
+        if unmeasured {
             self.set_rto(
                 cfg.rto_initial
                     .max(RTO_FALLBACK)
@@ -1333,7 +1476,7 @@ impl Tcb {
         if fresh && self.bits & TIMING == 0 {
             self.bits |= TIMING;
             self.rtt_seq = end;
-            self.rtt_start = now;
+            self.rtt_start_us = clock_us(now);
         }
         self.ack_sent();
     }
@@ -1460,10 +1603,14 @@ impl Tcb {
         };
         let s = self.segment(cfg, self.iss, flags, 0);
         self.snd_rtx = self.iss + 1;
-        // An active end's SYN-ACK (simultaneous open) carries its SYN again: not
-        // fresh, so not timed (Karn's rule, RFC 6298 §3).
+        // An active end's SYN-ACK (simultaneous open) carries its SYN again: under RFC
+        // 6298 not fresh, so not timed (Karn's rule, §3). Linux times it: `tcp_send_synack`
+        // sends the SYN's own buffer again with ACK set, which stamps it anew without
+        // marking it retransmitted, so the ACK of it yields a sample from the SYN-ACK.
         let resent = self.bits & HANDSHAKE_RTX != 0
-            || (self.state == State::SynReceived && !self.is_passive());
+            || (self.state == State::SynReceived
+                && !self.is_passive()
+                && cfg.rto_estimator == RtoEstimator::Rfc6298);
         self.on_sent(now, self.iss + 1, !resent);
         s
     }
@@ -1624,6 +1771,82 @@ mod tests {
         assert_eq!(quick_ack_limit(&small, 2000), 2, "a quotient of 0 gives 2");
         let none = TcpConfig { quick_acks: 0, ..c };
         assert_eq!(quick_ack_limit(&none, 1460), 0);
+    }
+
+    /// A TCB fed RTT samples directly, as the ACKs of timed segments would feed it.
+    fn sampled(cfg: &TcpConfig, samples_us: &[u32]) -> Vec<u32> {
+        let a = Addr::new(1, 1);
+        let mut t = Tcb::blank(TcbInit::new(cfg), a, a, SeqNum(0), 0);
+        samples_us
+            .iter()
+            .map(|&r| {
+                t.rtt_sample(cfg, r);
+                t.rto_us
+            })
+            .collect()
+    }
+
+    #[test]
+    fn linux_estimator_follows_tcp_rtt_estimator() {
+        // tcp_rtt_estimator by hand, in µs, rto_min = 200000, every sample after the first
+        // closing an RTT window (as tcpsim's one-at-a-time samples do). srtt is 8 x SRTT,
+        // RTO = srtt / 8 + rttvar.
+        //  1. m = 20000, first: srtt = 160000, mdev = 40000, rttvar = max(40000, 200000) =
+        //     200000 = mdev_max. RTO = 20000 + 200000 = 220000.
+        //  2. m = 30000: err = 30000 - 20000 = 10000, srtt = 170000; mdev += 10000 - 40000/4
+        //     = 0, stays 40000 < mdev_max. mdev_max (200000) is not below rttvar: no decay;
+        //     mdev_max = 200000. RTO = 21250 + 200000 = 221250.
+        //  3. m = 10000: err = 10000 - 21250 = -11250, srtt = 158750; |err| - 40000/4 = 1250
+        //     > 0, so the falling RTT moves mdev by 1250 >> 3 = 156: 40156. RTO = 19843 +
+        //     200000 = 219843.
+        //  4. m = 300000: err = 300000 - 19843 = 280157, srtt = 438907; mdev += 280157 -
+        //     40156/4 (10039) = 270118: 310274, above mdev_max, which takes it, and rttvar
+        //     with it: 310274. RTO = 54863 + 310274 = 365137.
+        //  5. m = 20000: err = 20000 - 54863 = -34863, srtt = 404044; |err| - 310274/4
+        //     (77568) = -42705, not positive, so taken whole: mdev = 267569, above mdev_max
+        //     (200000 since the reset) which takes it; rttvar stays 310274, then decays by a
+        //     quarter of the gap: 310274 - (42705 >> 2) = 299598. RTO = 50505 + 299598 =
+        //     350103.
+        let cfg = TcpConfig::default();
+        assert_eq!(cfg.rto_estimator, RtoEstimator::Linux);
+        assert_eq!(
+            sampled(&cfg, &[20_000, 30_000, 10_000, 300_000, 20_000]),
+            [220_000, 221_250, 219_843, 365_137, 350_103]
+        );
+        // The first window's mdev_max is the first rttvar, not rto_min: on a 150 ms path
+        // (rttvar = 2 * 150 ms = 300000) the second sample leaves rttvar alone and only the
+        // third lets it decay, toward mdev_max = rto_min.
+        //  1. srtt = 1200000, mdev = rttvar = mdev_max = 300000. RTO 450000.
+        //  2. err = 0: mdev += 0 - 300000/4 = 225000; mdev_max 300000 = rttvar: no decay.
+        //     RTO 150000 + 300000 = 450000.
+        //  3. err = 0: mdev = 225000 - 56250 = 168750 < mdev_max (200000); rttvar -=
+        //     (300000 - 200000) >> 2: 275000. RTO 425000.
+        assert_eq!(
+            sampled(&cfg, &[150_000, 150_000, 150_000]),
+            [450_000, 450_000, 425_000]
+        );
+        // The ceiling: rto_max bounds SRTT + rttvar.
+        let low_max = TcpConfig {
+            rto_max: SimDuration::from_millis(300),
+            ..cfg.clone()
+        };
+        assert_eq!(sampled(&low_max, &[150_000]), [300_000]);
+        // A sample past 8 x SRTT's u32 saturates instead of wrapping.
+        assert_eq!(
+            sampled(&cfg, &[u32::MAX]),
+            [(LinuxRtt::MAX_SAMPLE_US as u64 * 3).min(120_000_000) as u32]
+        );
+    }
+
+    #[test]
+    fn rfc6298_estimator_is_unchanged() {
+        // RFC 6298 §2.2-2.3: SRTT 20000, RTTVAR 10000, RTO 60000 -> floor 1 s; then R = 30000:
+        // RTTVAR = (3 * 10000 + 10000) / 4 = 10000, SRTT = (7 * 20000 + 30000) / 8 = 21250.
+        let cfg = TcpConfig {
+            rto_min: SimDuration::from_millis(1),
+            ..TcpConfig::profile(crate::config::Profile::Rfc9293)
+        };
+        assert_eq!(sampled(&cfg, &[20_000, 30_000]), [60_000, 61_250]);
     }
 
     #[test]

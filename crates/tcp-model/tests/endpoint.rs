@@ -200,7 +200,7 @@ mod syn_sent {
             ]
         );
         // RFC 6298 §2.2: SRTT = 100 ms, RTTVAR = 50 ms, RTO = 100 + 4 * 50 = 300 ms.
-        assert_eq!(s.ep.srtt(), Some(SimDuration::from_millis(100)));
+        assert_eq!(s.ep.srtt(&s.cfg), Some(SimDuration::from_millis(100)));
         assert_eq!(s.ep.rto(), SimDuration::from_millis(300));
         assert_eq!(s.timeout(), None, "nothing outstanding");
         assert_eq!(s.ep.send_mss(), 1460);
@@ -298,7 +298,7 @@ mod syn_sent {
         s.send(s.i(S_ISS, C_ISS + 1, SYN | ACK, 0));
         s.recv(s.o(C_ISS + 1, S_ISS + 1, ACK, 0));
         // Karn: no sample from the retransmitted SYN; RFC 6298 §5.7: RTO = 3 s.
-        assert_eq!(s.ep.srtt(), None);
+        assert_eq!(s.ep.srtt(&s.cfg), None);
         assert_eq!(s.ep.rto(), SimDuration::from_secs(3));
         s.app_send(10);
         s.recv(s.o(C_ISS + 1, S_ISS + 1, PSH | ACK, 10));
@@ -414,7 +414,37 @@ mod syn_sent {
     fn simultaneous_open_takes_no_rtt_sample_across_the_resent_syn() {
         // Our SYN was lost; the peer's SYN arrives 3 s later and our SYN goes out again in
         // the SYN-ACK. The ACK that completes the open may answer either copy (Karn's rule):
-        // no sample of 3 s, and the RTO stays the initial 1 s.
+        // no sample of 3 s, and the RTO stays the initial 1 s (RFC 6298: only a handshake
+        // that retransmitted falls back to 3 s).
+        let mut s = Sc::client_with(
+            TcpConfig {
+                rto_estimator: RtoEstimator::Rfc6298,
+                ..cfg()
+            },
+            C_ISS,
+        );
+        s.events();
+        s.at(3000);
+        s.send(s.i(S_ISS, 0, SYN, 0));
+        s.recv(s.o(C_ISS, S_ISS + 1, SYN | ACK, 0));
+        s.at(3020);
+        s.send(s.i(S_ISS + 1, C_ISS + 1, ACK, 0));
+        assert_eq!(s.ep.state(), State::Established);
+        assert_eq!(s.ep.srtt(&s.cfg), None);
+        assert_eq!(s.ep.rto(), SimDuration::from_secs(1));
+        // The first segment sent after the open is timed as usual.
+        s.app_send(10);
+        s.recv(s.o(C_ISS + 1, S_ISS + 1, PSH | ACK, 10));
+        s.at(3040);
+        s.send(s.i(S_ISS + 1, C_ISS + 11, ACK, 0));
+        assert_eq!(s.ep.srtt(&s.cfg), Some(SimDuration::from_millis(20)));
+    }
+
+    #[test]
+    fn simultaneous_open_times_the_syn_ack_like_linux() {
+        // The same crossing under the Linux estimator: `tcp_send_synack` stamps the SYN's
+        // buffer anew as it leaves as the SYN-ACK, so the ACK 20 ms later is a sample of
+        // 20 ms: RTO = 20 ms + max(2 * 20 ms, rto_min) = 220 ms.
         let mut s = Sc::client();
         s.events();
         s.at(3000);
@@ -423,14 +453,8 @@ mod syn_sent {
         s.at(3020);
         s.send(s.i(S_ISS + 1, C_ISS + 1, ACK, 0));
         assert_eq!(s.ep.state(), State::Established);
-        assert_eq!(s.ep.srtt(), None);
-        assert_eq!(s.ep.rto(), SimDuration::from_secs(1));
-        // The first segment sent after the open is timed as usual.
-        s.app_send(10);
-        s.recv(s.o(C_ISS + 1, S_ISS + 1, PSH | ACK, 10));
-        s.at(3040);
-        s.send(s.i(S_ISS + 1, C_ISS + 11, ACK, 0));
-        assert_eq!(s.ep.srtt(), Some(SimDuration::from_millis(20)));
+        assert_eq!(s.ep.srtt(&s.cfg), Some(SimDuration::from_millis(20)));
+        assert_eq!(s.ep.rto(), SimDuration::from_millis(220));
     }
 
     #[test]
@@ -521,8 +545,23 @@ mod syn_received {
                 Event::Connected
             ]
         );
+        // The final ACK times the SYN-ACK (Linux `tcp_synack_rtt_meas`): RTT 20 ms, so
+        // Linux's RTO = SRTT + max(2 * 20 ms, rto_min) = 220 ms.
+        assert_eq!(s.ep.srtt(&s.cfg), Some(SimDuration::from_millis(20)));
+        assert_eq!(s.ep.rto(), SimDuration::from_millis(220));
+    }
+
+    #[test]
+    fn ack_establishes_with_rfc6298_rto() {
+        let mut s = Sc::server_with(TcpConfig {
+            rto_estimator: RtoEstimator::Rfc6298,
+            ..cfg()
+        });
+        s.at(20);
+        s.send(s.i(C_ISS + 1, S_ISS + 1, ACK, 0));
+        assert_eq!(s.ep.state(), State::Established);
         // RTT 20 ms: RTO = 20 + 4 * 10 = 60 ms, floored to rto_min.
-        assert_eq!(s.ep.srtt(), Some(SimDuration::from_millis(20)));
+        assert_eq!(s.ep.srtt(&s.cfg), Some(SimDuration::from_millis(20)));
         assert_eq!(s.ep.rto(), SimDuration::from_millis(200));
     }
 
@@ -628,9 +667,11 @@ mod established {
         assert_eq!(s.timeout(), Some(ms(200)));
         s.at(50);
         s.send(s.i(5001, 2461, ACK, 0));
+        // The first segment is timed: 50 ms after a handshake RTT of 0, Linux's SRTT is
+        // (1 + 8 * 50 ms) / 8 = 6.25 ms and rttvar stays 200 ms, RTO 206.25 ms.
         assert_eq!(
             s.timeout(),
-            Some(ms(250)),
+            Some(SimTime::from_nanos((50_000 + 206_250) * 1_000)),
             "RFC 6298 §5.3: restart on new ACK"
         );
         s.send(s.i(5001, 5001, ACK, 0));
@@ -1035,6 +1076,55 @@ mod fin_wait_1 {
         s.tick();
         s.recv(s.o(1001, 5001, FIN | ACK, 0));
         assert_eq!(s.events(), [Event::Retransmit { kind: RtxKind::Fin }]);
+    }
+
+    /// A client whose SYN-ACK came back after `rtt_ms` closes at 1 s with nothing else
+    /// outstanding and its FIN is lost: returns when the FIN goes out again (and checks it
+    /// does not go earlier).
+    fn lost_fin_resent_at(cfg: TcpConfig, rtt_ms: u64) -> SimTime {
+        let mut s = Sc::client_with(cfg, C_ISS);
+        s.at(rtt_ms);
+        s.send(s.i(S_ISS, C_ISS + 1, SYN | ACK, 0));
+        s.recv(s.o(C_ISS + 1, S_ISS + 1, ACK, 0));
+        s.at(1000);
+        s.close();
+        s.recv(s.o(C_ISS + 1, S_ISS + 1, FIN | ACK, 0));
+        s.events();
+        let at = s.timeout().expect("the RTO runs");
+        s.now = SimTime::from_nanos(at.as_nanos() - 1);
+        s.tick();
+        s.recv_nothing();
+        s.now = at;
+        s.tick();
+        s.recv(s.o(C_ISS + 1, S_ISS + 1, FIN | ACK, 0));
+        assert_eq!(s.events(), [Event::Retransmit { kind: RtxKind::Fin }]);
+        at
+    }
+
+    #[test]
+    fn lost_fin_is_resent_srtt_plus_rto_min_later_on_a_short_path_like_linux() {
+        // Linux `tcp_rtt_estimator`: the SYN-ACK's 20 ms sample sets SRTT 20 ms and rttvar
+        // max(2 * 20 ms, tcp_rto_min) = 200 ms; RTO = SRTT + rttvar = 220 ms, as a Linux
+        // capture shows it on a 20 ms path.
+        assert_eq!(lost_fin_resent_at(cfg(), 20), ms(1220));
+        // Where 2 * RTT passes rto_min, it is 3 * RTT: 150 + 300 ms.
+        assert_eq!(lost_fin_resent_at(cfg(), 150), ms(1450));
+    }
+
+    #[test]
+    fn lost_fin_is_resent_after_rfc6298_rto() {
+        // RFC 6298 §2.2-2.4: SRTT 20 ms, RTTVAR 10 ms, RTO = 20 + 4 * 10 = 60 ms, raised to
+        // the floor: rto_min = 1 s under rfc9293 (§2.4), 200 ms with the linux profile's.
+        let rfc = TcpConfig::profile(Profile::Rfc9293);
+        assert_eq!(rfc.rto_estimator, RtoEstimator::Rfc6298);
+        assert_eq!(lost_fin_resent_at(rfc, 20), ms(2000));
+        let floor_200ms = TcpConfig {
+            rto_estimator: RtoEstimator::Rfc6298,
+            ..cfg()
+        };
+        assert_eq!(lost_fin_resent_at(floor_200ms.clone(), 20), ms(1200));
+        // Past the floor: 150 + 4 * 75 = 450 ms, the same as Linux's 3 * RTT here.
+        assert_eq!(lost_fin_resent_at(floor_200ms, 150), ms(1450));
     }
 }
 

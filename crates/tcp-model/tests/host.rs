@@ -278,18 +278,19 @@ mod losses {
         net.connect(1);
         net.run();
         assert!(net.sent.iter().any(|s| s.3), "the final ACK was lost");
-        // LAST-ACK since 50 ms; RTO = rto_min = 200 ms: the FIN again at 250 ms.
+        // LAST-ACK since 50 ms; on this 20 ms RTT Linux's RTO is SRTT + rto_min = 220 ms:
+        // the FIN again at 270 ms.
         let fins: Vec<_> = net
             .sent_by(S)
             .into_iter()
             .filter(|s| s.1.contains(Flags::FIN))
             .map(|s| s.0)
             .collect();
-        assert_eq!(fins, [ms(50), ms(250)]);
+        assert_eq!(fins, [ms(50), ms(270)]);
         assert_eq!(net.hosts[S].stats().retransmits.fin, 1);
-        assert_eq!(net.closes(S), [(ms(270), CloseReason::Normal)]);
-        // TIME-WAIT re-ACKed the FIN at 260 ms and restarted: 260 + 60 s.
-        assert_eq!(net.closes(C), [(ms(60_260), CloseReason::Normal)]);
+        assert_eq!(net.closes(S), [(ms(290), CloseReason::Normal)]);
+        // TIME-WAIT re-ACKed the FIN at 280 ms and restarted: 280 + 60 s.
+        assert_eq!(net.closes(C), [(ms(60_280), CloseReason::Normal)]);
         assert_eq!(net.hosts[C].stats().time_wait_entered, 1);
     }
 }
@@ -1088,7 +1089,12 @@ mod timers {
 
     #[test]
     fn wake_ups_are_requested_only_when_a_deadline_moves_earlier() {
-        let mut h = Host::new(CLIENT_IP, zero_isn(), 1);
+        // RFC 6298's RTO, whose second sample moves the deadline by a round number.
+        let cfg = TcpConfig {
+            rto_estimator: RtoEstimator::Rfc6298,
+            ..zero_isn()
+        };
+        let mut h = Host::new(CLIENT_IP, cfg, 1);
         let c = h.connect(ms(0), SERVER, 1, 1).unwrap();
         let syn = h.poll_transmit().unwrap();
         let timers = |h: &mut Host| {
@@ -1118,7 +1124,7 @@ mod timers {
         h.send(ms(100), c, 3000);
         let t2 = timers(&mut h);
         assert_eq!(t2.iter().map(|t| t.1).collect::<Vec<_>>(), [ms(400)]);
-        // A partial ACK moves the deadline later (500 ms): nothing new is requested.
+        // A partial ACK moves the deadline later (450 ms): nothing new is requested.
         h.handle_segment(ms(200), &seg(1, 1461, Flags::ACK));
         assert_eq!(timers(&mut h), []);
         while h.poll_transmit().is_some() {}
@@ -1779,8 +1785,9 @@ mod listen_queue {
         assert_eq!(st.accept_queue_overflows, 2);
         assert_eq!(queue(&net.hosts[S]), (0, 2));
         assert_eq!(net.hosts[S].connections(), 2);
-        // Its data, retransmitted at 220 ms, is dropped again (nothing accepted yet); at
-        // 620 ms it carries the same cookie into the room left by accept at 300 ms.
+        // Its data, retransmitted at 240 ms (RTO 220 ms on this 20 ms RTT), is dropped again
+        // (nothing accepted yet); at 680 ms it carries the same cookie into the room left by
+        // accept at 300 ms.
         net.run_until(ms(300));
         let first = net.hosts[S].accept(PORT).unwrap();
         assert_eq!(first, net.incoming(S)[0]);
@@ -1794,7 +1801,7 @@ mod listen_queue {
         let third = net.incoming(S)[2];
         assert_eq!(
             conn_states(&net, S, third)[1],
-            (ms(630), SynReceived, Established)
+            (ms(690), SynReceived, Established)
         );
         assert_eq!(received(&net, S, third), 100);
     }
@@ -1809,8 +1816,9 @@ mod lane_and_timers {
     fn records_expire_in_order_and_a_restart_moves_behind_later_ones() {
         let mut net = Net::new(TcpConfig::default());
         net.app = request_response(100, 1000, true);
-        // Connection 2's final ACK (at 160 ms) is lost: its TIME-WAIT restarts at 360 ms,
-        // after connection 3 entered TIME-WAIT at 260 ms.
+        // Connection 2's final ACK (at 160 ms) is lost: the FIN comes again after the
+        // server's RTO (220 ms on this 20 ms RTT), so its TIME-WAIT restarts at 380 ms, after
+        // connection 3 entered TIME-WAIT at 260 ms.
         net.lose = Box::new(|t, h, s| h == C && s.flags == Flags::ACK && t == ms(160));
         net.connect(1);
         net.run_until(ms(100));
@@ -1825,7 +1833,7 @@ mod lane_and_timers {
             [
                 (ms(60_060), CloseReason::Normal),
                 (ms(60_260), CloseReason::Normal),
-                (ms(60_360), CloseReason::Normal),
+                (ms(60_380), CloseReason::Normal),
             ]
         );
         assert_eq!(net.hosts[C].time_wait_count(), 0);
@@ -1842,7 +1850,7 @@ mod lane_and_timers {
     fn lane_entries_seconds_apart_keep_their_times() {
         // The lane keeps each expiry as a 32-bit delta in ns from the previous one: 5, 15
         // and 10 s (over 2^32 ns) between records, a stale entry among them (connection
-        // 2's final ACK is lost at 5.06 s, so its TIME-WAIT restarts at 5.26 s), and an
+        // 2's final ACK is lost at 5.06 s, so its TIME-WAIT restarts at 5.28 s), and an
         // empty lane in between (connection 5).
         let mut net = Net::new(TcpConfig::default());
         net.app = request_response(100, 1000, true);
@@ -1854,7 +1862,7 @@ mod lane_and_timers {
         net.run();
         assert_eq!(
             net.closes(C),
-            [60_060, 65_260, 80_060, 90_060, 260_060].map(|t| (ms(t), CloseReason::Normal))
+            [60_060, 65_280, 80_060, 90_060, 260_060].map(|t| (ms(t), CloseReason::Normal))
         );
         assert_eq!(net.hosts[C].time_wait_count(), 0);
     }
