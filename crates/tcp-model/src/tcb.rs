@@ -1831,10 +1831,15 @@ mod tests {
             ..cfg.clone()
         };
         assert_eq!(sampled(&low_max, &[150_000]), [300_000]);
-        // A sample past 8 x SRTT's u32 saturates instead of wrapping.
+        // A sample past 8 x SRTT's u32 (536 s) saturates instead of wrapping: 3 x 536 s,
+        // within the largest rto_max.
+        let high_max = TcpConfig {
+            rto_max: crate::config::MAX_DURATION,
+            ..cfg.clone()
+        };
         assert_eq!(
-            sampled(&cfg, &[u32::MAX]),
-            [(LinuxRtt::MAX_SAMPLE_US as u64 * 3).min(120_000_000) as u32]
+            sampled(&high_max, &[u32::MAX]),
+            [LinuxRtt::MAX_SAMPLE_US * 3]
         );
     }
 
