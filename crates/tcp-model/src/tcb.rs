@@ -158,6 +158,8 @@ impl LinuxRtt {
 
     /// Linux `tcp_rtt_estimator` with a sample of `m_us`. `window_ends`: Linux's
     /// `after(snd_una, rtt_seq)`, an ACK past what was sent when the RTT window opened.
+    // Inlined into `rtt_sample` (a few dozen instructions, on most ACKs of new data).
+    #[inline(always)]
     pub fn sample(&mut self, m_us: u32, window_ends: bool, rto_min_us: u32) {
         let m = m_us.min(Self::MAX_SAMPLE_US) as i64;
         let srtt = if self.srtt_us != 0 {
@@ -198,8 +200,15 @@ impl LinuxRtt {
     /// Linux `__tcp_set_rto` and `tcp_bound_rto`: SRTT + rttvar, at most `rto_max_us`. No
     /// floor is needed: rttvar is never below `rto_min`. (Linux then rounds up to a jiffy,
     /// 1-4 ms by `CONFIG_HZ`; tcpsim keeps µs.)
-    pub fn rto_us(&self, rto_max_us: u32) -> u32 {
-        ((self.srtt_us >> 3) as u64 + self.rttvar_us as u64).min(rto_max_us as u64) as u32
+    #[inline(always)]
+    pub fn rto_us(&self, rto_max: SimDuration) -> u32 {
+        let rto = (self.srtt_us >> 3) as u64 + self.rttvar_us as u64;
+        // Compared in ns, so that the µs conversion (a division) is left to the rare clamp.
+        if rto * 1_000 > rto_max.as_nanos() {
+            duration_us(rto_max)
+        } else {
+            rto.min(u32::MAX as u64) as u32
+        }
     }
 }
 
@@ -911,7 +920,8 @@ impl Tcb {
             return;
         }
         let mut stale: Option<StaleKind> = None;
-        if self.state == State::SynReceived {
+        let handshake_ends = self.state == State::SynReceived;
+        if handshake_ends {
             if !(self.snd_una.lt(seg.ack) && seg.ack.le(self.snd_nxt)) {
                 // Not an ACK of our SYN: <SEQ=SEG.ACK><CTL=RST>.
                 self.queue_reply_rst(seg.ack, None);
@@ -919,7 +929,6 @@ impl Tcb {
                 return;
             }
             self.update_window(seg);
-            self.finish_handshake(cfg);
             self.set_state(State::Established, sink);
             if self.bits & FIN_QUEUED != 0 {
                 // A CLOSE issued in SYN-RECEIVED takes effect now (§3.10.4).
@@ -941,6 +950,11 @@ impl Tcb {
         if self.snd_una.lt(seg.ack) {
             self.ack_advanced(cfg, now, seg.ack);
             stale = Some(StaleKind::Ack);
+        }
+        if handshake_ends {
+            // After the final ACK's sample, as Linux measures the SYN-ACK
+            // (`tcp_synack_rtt_meas`) before `tcp_init_metrics` looks for a sample.
+            self.finish_handshake(cfg);
         }
         // SND.WND update rule (§3.10.7.4, ESTABLISHED).
         if self.snd_wl1.lt(seg.seq) || (self.snd_wl1 == seg.seq && self.snd_wl2.le(seg.ack)) {
@@ -1315,16 +1329,15 @@ impl Tcb {
         self.srtt_us = e.srtt_us;
         self.mdev_us = e.mdev_us;
         self.rttvar_us = e.rttvar_us;
-        self.rto_us = e.rto_us(duration_us(cfg.rto_max));
+        self.rto_us = e.rto_us(cfg.rto_max);
     }
 
-    /// Entering ESTABLISHED without an RTT sample. `Rfc6298`: §5.7, 3 s when the handshake
-    /// had to retransmit (Karn's rule left no sample). `Linux`: `tcp_init_metrics` sets 3 s
-    /// (`TCP_TIMEOUT_FALLBACK`) whenever `srtt_us` is still 0; a passive end comes here
-    /// before the final ACK's sample is taken, which then sets the RTO from the sample, so
-    /// the 3 s stays only when there is none (Linux: `tcp_synack_rtt_meas` found the SYN-ACK
-    /// retransmitted, or a SYN cookie's connection, which without timestamps has no send
-    /// time to measure from).
+    /// Entering ESTABLISHED, after the handshake's sample if there is one. `Rfc6298`: §5.7,
+    /// 3 s when the handshake had to retransmit (Karn's rule left no sample). `Linux`:
+    /// `tcp_init_metrics` sets 3 s (`TCP_TIMEOUT_FALLBACK`) whenever `srtt_us` is still 0:
+    /// a retransmitted SYN or SYN-ACK (`tcp_synack_rtt_meas` skips a SYN-ACK sent more than
+    /// once), or a SYN cookie's connection, which without timestamps has no send time to
+    /// measure from.
     #[inline]
     fn finish_handshake(&mut self, cfg: &TcpConfig) {
         let unmeasured = match cfg.rto_estimator {
