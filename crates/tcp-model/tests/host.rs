@@ -1755,6 +1755,40 @@ mod listen_queue {
     }
 
     #[test]
+    fn a_cookie_connection_has_no_rtt_sample_so_linux_starts_from_3s() {
+        // The cookie's SYN-ACK left no send time to measure the final ACK by (tcpsim has no
+        // timestamps), so Linux's tcp_init_metrics finds srtt 0 and sets the RTO to
+        // TCP_TIMEOUT_FALLBACK: the server's lost response comes again 3 s after it left.
+        // RFC 6298 §5.7 falls back only after a retransmitted handshake: 1 s.
+        let resent_after = |rto_estimator| {
+            let cfg = TcpConfig {
+                syn_cookies: SynCookies::Always,
+                rto_estimator,
+                ..zero_isn()
+            };
+            let mut net = Net::new(cfg);
+            net.app = request_response(100, 1000, true);
+            net.lose = Box::new(|t, h, s| h == S && s.payload_len > 0 && t == ms(30));
+            net.connect(1);
+            net.run_until(ms(5000));
+            assert_eq!(net.hosts[S].stats().syn_cookies_validated, 1);
+            let data: Vec<_> = net
+                .sent
+                .iter()
+                .filter(|s| s.1 == S && s.2.payload_len > 0)
+                .map(|s| s.0)
+                .collect();
+            assert_eq!(data[0], ms(30), "{data:?}");
+            data[1] - data[0]
+        };
+        assert_eq!(resent_after(RtoEstimator::Linux), SimDuration::from_secs(3));
+        assert_eq!(
+            resent_after(RtoEstimator::Rfc6298),
+            SimDuration::from_secs(1)
+        );
+    }
+
+    #[test]
     fn cookie_ack_finding_the_accept_queue_full_is_dropped_and_its_data_retried() {
         let cfg = TcpConfig {
             accept_backlog: 1,
