@@ -553,6 +553,7 @@ mod tests {
                 },
             }],
             isn: [None, None],
+            unnumbered: Vec::new(),
             truncated: true,
             server_listens: true,
         };

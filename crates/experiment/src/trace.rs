@@ -24,6 +24,10 @@ use crate::engine::Side;
 /// connection that runs, say, a million request/response exchanges.
 pub const MAX_TRACE_EVENTS: usize = 1 << 20;
 
+/// Most RSTs sent with no connection that a trace keeps apart as unnumbered (a list searched
+/// for every segment shown). Past it, later ones are shown relative like any other.
+const MAX_UNNUMBERED: usize = 64;
+
 /// Which timer expired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimerKind {
@@ -263,6 +267,10 @@ pub struct Trace {
     pub truncated: bool,
     /// The server starts in LISTEN (`workload.open = "listen"`), else in CLOSED.
     pub server_listens: bool,
+    /// RSTs a side sent with no connection in answer to a segment without ACK, as (side,
+    /// seq, ack): their `<SEQ=0>` (RFC 9293 §3.10.7.1) lies in no sequence space of the side,
+    /// so no relative number is given for it, even once the side has an ISN of its own.
+    pub(crate) unnumbered: Vec<(Side, SeqNum, SeqNum)>,
 }
 
 /// The CSV header of [`Trace::write_csv`].
@@ -338,7 +346,9 @@ impl Trace {
     /// known or the segment belongs to another connection.
     pub fn rel_seq(&self, from: Side, seg: &Segment) -> Option<u32> {
         let isn = self.isn[from as usize]?;
-        self.own(seg).then(|| seg.seq.0.wrapping_sub(isn.0))
+        let unnumbered =
+            seg.flags.contains(Flags::RST) && self.unnumbered.contains(&(from, seg.seq, seg.ack));
+        (self.own(seg) && !unnumbered).then(|| seg.seq.0.wrapping_sub(isn.0))
     }
 
     /// `seg.ack` relative to the receiver's ISN; `None` without ACK or as for `rel_seq`.
@@ -635,6 +645,7 @@ impl Tracer {
                 connection,
                 events: Vec::new(),
                 isn: [None, None],
+                unnumbered: Vec::new(),
                 truncated: false,
                 server_listens,
             },
@@ -778,6 +789,15 @@ impl Tracer {
         }
         if seg.flags.contains(Flags::SYN) && self.trace.isn[f].is_none() {
             self.trace.isn[f] = Some(seg.seq);
+        }
+        // With no connection, a RST carries ACK only when it answers a segment without one,
+        // and then its sequence number is the literal 0.
+        if self.state[f] == State::Closed
+            && seg.flags.contains(Flags::RST | Flags::ACK)
+            && !self.trace.unnumbered.contains(&(from, seg.seq, seg.ack))
+            && self.trace.unnumbered.len() < MAX_UNNUMBERED
+        {
+            self.trace.unnumbered.push((from, seg.seq, seg.ack));
         }
         let len = seg.seg_len();
         let end = seg.seq + len;

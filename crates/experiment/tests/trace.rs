@@ -564,7 +564,7 @@ fn a_segment_for_no_connection_is_discarded_and_answered_with_a_reset() {
 }
 
 #[test]
-fn a_first_syn_after_refusing_the_peers_syn_is_not_a_retransmission() {
+fn a_rst_refusing_a_syn_before_connect_is_unnumbered_and_no_retransmission_mark() {
     // Simultaneous open with the server's connect() after the client's SYN has arrived: the
     // server refuses that SYN from CLOSED (RST|ACK, seq 0), then sends its own first SYN.
     let exp = common::three_connections(
@@ -580,13 +580,31 @@ fn a_first_syn_after_refusing_the_peers_syn_is_not_a_retransmission() {
             .expect("traced run");
         let rst = find(&t, 0, |e| is_send(e, Side::Server, Flags::RST | Flags::ACK));
         let syn = find(&t, rst, |e| is_send(e, Side::Server, Flags::SYN));
-        match t.events[syn].kind {
-            TraceKind::Send { retransmission, .. } => assert!(
-                !retransmission,
-                "connection {connection}: the server's first SYN is marked a retransmission:\n{}",
-                text(&t)
-            ),
-            _ => unreachable!(),
-        }
+        let (
+            TraceKind::Send { seg: rst_seg, .. },
+            TraceKind::Send {
+                seg: syn_seg,
+                retransmission,
+                ..
+            },
+        ) = (t.events[rst].kind, t.events[syn].kind)
+        else {
+            unreachable!()
+        };
+        assert!(
+            !retransmission,
+            "connection {connection}: the server's first SYN is marked a retransmission:\n{}",
+            text(&t)
+        );
+        // The RST's <SEQ=0> is in no sequence space of the server's: shown as it is, not
+        // relative to the ISN the server picks a moment later; the SYN is relative 0.
+        assert_eq!(rst_seg.seq.0, 0);
+        assert_eq!(t.rel_seq(Side::Server, &rst_seg), None, "{}", text(&t));
+        assert_eq!(t.rel_seq(Side::Server, &syn_seg), Some(0));
+        assert!(
+            text(&t).contains("RST|ACK seq=0(abs) ack=1"),
+            "{}",
+            text(&t)
+        );
     }
 }
