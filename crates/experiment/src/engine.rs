@@ -1234,6 +1234,8 @@ impl Engine<'_> {
             v.syn_cookies_sent,
             v.syn_cookies_validated,
             v.accept_queue_overflows,
+            v.syn_queue_pruned,
+            v.retransmits.syn_ack,
         ];
         let w = &self.cfg.workload;
         let closer = match w.close_first {

@@ -178,8 +178,10 @@ pub struct RunSummary {
     /// Spoofed SYNs sent by `[flood]`.
     pub flood_syns: u64,
     /// Server listen queue: SYNs dropped (queue full or last quarter of syn_backlog), SYN
-    /// cookies sent, cookies validated, accept queue overflows.
-    pub listen: [u64; 4],
+    /// cookies sent, cookies validated, accept queue overflows, half-open connections
+    /// pruned (`syn_queue_prune`), and every SYN-ACK retransmission of the server host,
+    /// `[flood]` connections included (`rtx_synack` counts the workload's only).
+    pub listen: [u64; 6],
     /// Analytic limits for the plots: ephemeral 4-tuples ÷ the active closer's TIME-WAIT
     /// (the most connections per second that can run without reusing a 4-tuple in
     /// TIME-WAIT), and Little's law, arrival rate × TIME-WAIT (capped by the connections).
@@ -336,7 +338,7 @@ impl RunSummary {
             stale_accepted: [0; 5],
             ghost_connections: 0,
             flood_syns: 0,
-            listen: [0; 4],
+            listen: [0; 6],
             port_limit_per_s: 0.0,
             time_wait_little: 0.0,
             completed_per_s: 0.0,
@@ -448,6 +450,8 @@ impl RunSummary {
             "syn_cookies_sent",
             "syn_cookies_validated",
             "accept_overflows",
+            "syn_pruned",
+            "server_rtx_synack",
             "segments_sent",
             "segments_dropped",
             "segments_c2s",
@@ -509,6 +513,8 @@ impl RunSummary {
             self.listen[1],
             self.listen[2],
             self.listen[3],
+            self.listen[4],
+            self.listen[5],
             self.segments_c2s + self.segments_s2c,
             self.dropped_c2s + self.dropped_s2c,
             self.segments_c2s,

@@ -124,6 +124,17 @@ pub struct TcpConfig {
     /// (`net.ipv4.tcp_syncookies = 1`, its default); rfc9293 `off`: RFC 9293 has no SYN
     /// cookies (RFC 4987 §3.6, informational, describes them).
     pub syn_cookies: SynCookies,
+    /// Used by the host's listen queue: whether the SYN-ACK retries of half-open connections
+    /// shrink when the SYN queue is crowded with old ones. linux `true`: Linux
+    /// `reqsk_timer_handler` (net/ipv4/inet_connection_sock.c) "reserves half of room for
+    /// young embrions": when a SYN-ACK timer fires while the SYN queue holds more than
+    /// `max(8, accept_backlog) / 2` entries, the retry limit `synack_retries` drops by one
+    /// for each doubling of the young entries (those whose SYN-ACK was never retransmitted)
+    /// that still stays at or below the queue length, down to 2 at the least; an entry out
+    /// of retries under that limit is dropped (`syn_queue_pruned`). So under a SYN flood the
+    /// half-open connections give up after 7 s (2 retries) instead of 63 s. rfc9293 `false`:
+    /// the RFC has no such rule.
+    pub syn_queue_prune: bool,
 }
 
 /// The stack whose defaults a [`TcpConfig`] starts from.
@@ -239,6 +250,7 @@ struct RawTcpConfig {
     syn_backlog: Option<u32>,
     accept_backlog: Option<u32>,
     syn_cookies: Option<SynCookies>,
+    syn_queue_prune: Option<bool>,
 }
 
 impl From<RawTcpConfig> for TcpConfig {
@@ -270,6 +282,7 @@ impl From<RawTcpConfig> for TcpConfig {
             syn_backlog: r.syn_backlog.unwrap_or(d.syn_backlog),
             accept_backlog: r.accept_backlog.unwrap_or(d.accept_backlog),
             syn_cookies: r.syn_cookies.unwrap_or(d.syn_cookies),
+            syn_queue_prune: r.syn_queue_prune.unwrap_or(d.syn_queue_prune),
         }
     }
 }
@@ -431,6 +444,7 @@ impl TcpConfig {
             syn_backlog: 1024,
             accept_backlog: 4096,
             syn_cookies: SynCookies::OnOverflow,
+            syn_queue_prune: true,
         };
         match profile {
             Profile::Linux => linux,
@@ -450,6 +464,7 @@ impl TcpConfig {
                 delayed_ack: Some(SimDuration::from_millis(200)),
                 quick_acks: 0,
                 syn_cookies: SynCookies::Off,
+                syn_queue_prune: false,
                 ..linux
             },
         }
@@ -615,6 +630,7 @@ mod tests {
         assert_eq!(c.quick_acks, 16);
         assert_eq!((c.syn_backlog, c.accept_backlog), (1024, 4096));
         assert_eq!(c.syn_cookies, SynCookies::OnOverflow);
+        assert!(c.syn_queue_prune);
         assert_eq!(c.rto_estimator, RtoEstimator::Linux);
         // An empty table is the linux profile.
         assert_eq!(toml::from_str::<TcpConfig>("").unwrap(), c);
@@ -635,6 +651,7 @@ mod tests {
         assert_eq!(c.quick_acks, 0);
         assert_eq!((c.syn_backlog, c.accept_backlog), (1024, 4096));
         assert_eq!(c.syn_cookies, SynCookies::Off);
+        assert!(!c.syn_queue_prune);
         assert_eq!(c.rto_estimator, RtoEstimator::Rfc6298);
         // R2 for a SYN >= 3 min and for data >= 100 s (RFC 9293 §3.8.3), from a 1 s RTO.
         let give_up = |retries: u32| {
@@ -725,10 +742,11 @@ mod tests {
     fn delayed_ack_and_listen_queue_keys() {
         let c: TcpConfig = toml::from_str(
             "delayed_ack = \"none\"\nquick_acks = 0\nsyn_backlog = 128\naccept_backlog = 10\n\
-             syn_cookies = \"always\"\n",
+             syn_cookies = \"always\"\nsyn_queue_prune = false\n",
         )
         .unwrap();
         c.validate().unwrap();
+        assert!(!c.syn_queue_prune);
         assert_eq!(c.delayed_ack, None);
         assert_eq!(c.quick_acks, 0);
         assert_eq!((c.syn_backlog, c.accept_backlog), (128, 10));

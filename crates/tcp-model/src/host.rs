@@ -8,7 +8,7 @@ use hashbrown::HashTable;
 use rustc_hash::FxHashMap;
 use sim_time::{SimDuration, SimTime};
 
-use crate::config::{PortSelection, SynCookies, TcpConfig, TwReopen};
+use crate::config::{PortSelection, SynCookies, TcpConfig, TwReopen, MAX_RETRIES};
 use crate::demux::demux_hash;
 use crate::event::{CloseCounts, Event, Note, RtxCounts, Sink, StaleCounts, State};
 use crate::isn::{isn, isn_cached, splitmix64, SipKey, TupleHashCache};
@@ -167,6 +167,10 @@ pub enum AcceptMode {
 pub struct ListenQueue {
     /// Passive connections in SYN-RECEIVED (Linux `inet_csk_reqsk_queue_len`).
     pub syn_received: u32,
+    /// Of those, the ones whose SYN-ACK timer has fired (and the SYN-ACK gone out again).
+    /// Linux calls the others young (`reqsk_queue_len_young`); see
+    /// [`TcpConfig::syn_queue_prune`].
+    pub syn_received_old: u32,
     /// Established connections not yet accepted (Linux `sk_ack_backlog`); always 0 under
     /// [`AcceptMode::Immediate`].
     pub unaccepted: u32,
@@ -231,6 +235,10 @@ pub struct HostStats {
     /// SYNs, final handshake ACKs and cookie ACKs dropped because the accept queue was full
     /// (Linux `ListenOverflows`). Only [`AcceptMode::Manual`] listeners have one.
     pub accept_queue_overflows: u64,
+    /// Passive connections in SYN-RECEIVED dropped before `synack_retries` ran out, because
+    /// their listener's SYN queue was crowded with old ones (`TcpConfig::syn_queue_prune`,
+    /// Linux `reqsk_timer_handler`). Also counted as handshake timeouts in `closed`.
+    pub syn_queue_pruned: u64,
     /// Most passive connections ever in SYN-RECEIVED at one listener.
     pub syn_queue_peak: u64,
     /// Most unaccepted connections ever waiting at one listener.
@@ -248,6 +256,9 @@ const LQ_ACCEPT: u8 = 2;
 /// In `Slot::lq`: the listener is [`AcceptMode::Manual`] and the application has not accepted
 /// the connection yet.
 const LQ_MANUAL: u8 = 4;
+/// In `Slot::lq`, with `LQ_SYN`: the SYN-ACK was retransmitted, so the connection is counted
+/// in `Listener::syn_old` (Linux: not young, `req->num_timeout > 0`).
+const LQ_OLD: u8 = 8;
 
 /// A listening port and its two queues (Linux keeps both in the listener's
 /// `icsk_accept_queue`). They live in a `Vec` in the order of `listen` calls, found by port
@@ -257,6 +268,9 @@ struct Listener {
     mode: AcceptMode,
     /// Passive connections in SYN-RECEIVED.
     syn_queued: u32,
+    /// Those of them whose SYN-ACK was retransmitted (`LQ_OLD`); the others are Linux's
+    /// "young" requests (`reqsk_queue_len_young`), which `syn_queue_prune` protects.
+    syn_old: u32,
     /// Established connections waiting for [`Host::accept`].
     accept_queued: u32,
     /// The unaccepted connections, oldest first. An entry whose connection closed while
@@ -547,6 +561,24 @@ impl<T: Copy> Fifo<T> {
         self.items.clear();
         self.head = 0;
     }
+}
+
+/// The SYN-ACK retry limit of a half-open connection whose timer fires while its listener's
+/// SYN queue holds `qlen` connections, `young` of them never retransmitted (Linux
+/// `reqsk_timer_handler`): when the queue is more than half of `max(8, backlog)`, one retry
+/// fewer for each doubling of `2 * young` that is still at most `qlen`, but never below 2
+/// ("we reserve half of room for young embrions; and abort old ones without pity").
+fn pruned_synack_retries(synack_retries: u32, qlen: u32, young: u32, backlog: u32) -> u32 {
+    let qlen = u64::from(qlen);
+    if qlen * 2 <= u64::from(backlog.max(8)) {
+        return synack_retries;
+    }
+    let (mut limit, mut young) = (synack_retries, u64::from(young) * 2);
+    while limit > 2 && qlen >= young {
+        limit -= 1;
+        young = young.saturating_mul(2);
+    }
+    limit
 }
 
 /// Queues every segment `tcb` has to send, and counts them.
@@ -905,6 +937,7 @@ impl Host {
         self.listeners.push(Listener {
             mode,
             syn_queued: 0,
+            syn_old: 0,
             accept_queued: 0,
             fifo: VecDeque::new(),
             last_cookie_at: None,
@@ -938,6 +971,7 @@ impl Host {
         let l = &self.listeners[self.listener_index(port)?];
         Some(ListenQueue {
             syn_received: l.syn_queued,
+            syn_received_old: l.syn_old,
             unaccepted: l.accept_queued,
         })
     }
@@ -1321,9 +1355,12 @@ impl Host {
         };
         let gone = matches!(state, State::Closed | State::TimeWait);
         if lq & LQ_SYN != 0 && state != State::SynReceived {
-            lq &= !LQ_SYN;
             let listener = &mut self.listeners[l];
             listener.syn_queued = listener.syn_queued.saturating_sub(1);
+            if lq & LQ_OLD != 0 {
+                listener.syn_old = listener.syn_old.saturating_sub(1);
+            }
+            lq &= !(LQ_SYN | LQ_OLD);
             if lq & LQ_MANUAL != 0 && !gone {
                 self.join_accept_queue(l, conn);
                 return;
@@ -2051,12 +2088,57 @@ impl Host {
                     return;
                 }
                 slot.requested = SimTime::MAX;
+                if slot.lq & LQ_SYN != 0 {
+                    self.syn_queue_timeout(conn, now);
+                    return;
+                }
                 let mut sink = host_sink!(self, conn, slot.tag);
                 slot.tcb.handle_timeout(&self.cfg, now, &mut sink);
                 self.flush(conn.index, now);
             }
             _ => self.out.stats.stale_timer_tokens += 1,
         }
+    }
+
+    /// [`handle_timeout`](Self::handle_timeout) of `conn`, a passive connection in its
+    /// listener's SYN queue (so in SYN-RECEIVED): its SYN-ACK retry limit may be lowered for a
+    /// crowded queue, and its first retransmission makes it old. Out of line: a connection
+    /// whose handshake completes in time never gets here.
+    #[cold]
+    #[inline(never)]
+    fn syn_queue_timeout(&mut self, conn: ConnId, now: SimTime) {
+        let i = conn.index as usize;
+        let configured = self.cfg.synack_retries;
+        let l = self.listener_index(self.slots[i].tcb.local.port);
+        let limit = match l {
+            Some(l) if self.cfg.syn_queue_prune => {
+                let q = &self.listeners[l];
+                pruned_synack_retries(
+                    configured,
+                    q.syn_queued,
+                    q.syn_queued.saturating_sub(q.syn_old),
+                    self.cfg.accept_backlog,
+                )
+            }
+            _ => configured,
+        };
+        let slot = &mut self.slots[i];
+        let before = slot.tcb.retransmissions();
+        let mut sink = host_sink!(self, conn, slot.tag);
+        slot.tcb
+            .handle_timeout_limited(&self.cfg, now, limit, &mut sink);
+        if slot.tcb.state == State::Closed {
+            // Out of retries: under the configured limit only because of the pruning.
+            if before >= limit && before < configured.min(MAX_RETRIES) {
+                self.out.stats.syn_queue_pruned += 1;
+            }
+        } else if slot.lq & LQ_OLD == 0 && slot.tcb.retransmissions() > 0 {
+            slot.lq |= LQ_OLD;
+            if let Some(l) = l {
+                self.listeners[l].syn_old += 1;
+            }
+        }
+        self.flush(conn.index, now);
     }
 
     /// Next segment to put on the network.
@@ -2104,6 +2186,27 @@ impl Host {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pruned_synack_retries_reserves_half_of_the_queue_for_young_entries() {
+        // At most half of max(8, backlog): the configured limit.
+        assert_eq!(pruned_synack_retries(5, 128, 0, 256), 5);
+        assert_eq!(pruned_synack_retries(5, 4, 0, 1), 5);
+        // More than half: one retry off per doubling of 2 * young that stays <= qlen.
+        assert_eq!(pruned_synack_retries(5, 129, 65, 256), 5);
+        assert_eq!(pruned_synack_retries(5, 193, 30, 256), 3); // 60, 120 <= 193 < 240
+        assert_eq!(pruned_synack_retries(5, 193, 49, 256), 4); // 98 <= 193 < 196
+        assert_eq!(pruned_synack_retries(5, 5, 0, 1), 2);
+        // Never below 2, and never raised.
+        assert_eq!(pruned_synack_retries(5, 1000, 0, 256), 2);
+        assert_eq!(pruned_synack_retries(1, 1000, 0, 256), 1);
+        // No overflow at the extremes.
+        assert_eq!(pruned_synack_retries(127, u32::MAX, 1, 8), 127 - 31); // 2, 4, ..., 2^31
+        assert_eq!(
+            pruned_synack_retries(127, u32::MAX, u32::MAX, u32::MAX),
+            127
+        );
+    }
 
     #[test]
     fn keys_round_trip() {

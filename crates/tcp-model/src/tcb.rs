@@ -657,6 +657,11 @@ impl Tcb {
     pub fn is_passive(&self) -> bool {
         self.bits & PASSIVE != 0
     }
+    /// Retransmissions since SND.UNA last advanced: in SYN-RECEIVED, of the SYN-ACK (Linux
+    /// `req->num_timeout`).
+    pub fn retransmissions(&self) -> u32 {
+        (self.retries & RETRIES_MASK) as u32
+    }
 
     // ---------------------------------------------------------------- application calls
 
@@ -1370,6 +1375,19 @@ impl Tcb {
 
     /// Fires whatever is due at `now`; nothing if nothing is.
     pub fn handle_timeout<S: Sink>(&mut self, cfg: &TcpConfig, now: SimTime, sink: &mut S) {
+        self.handle_timeout_limited(cfg, now, cfg.synack_retries, sink);
+    }
+
+    /// [`handle_timeout`](Self::handle_timeout) with `synack_retries` in place of the
+    /// configured one for a passive connection in SYN-RECEIVED: the host lowers it for a
+    /// crowded SYN queue (`TcpConfig::syn_queue_prune`), which a lone TCB cannot see.
+    pub fn handle_timeout_limited<S: Sink>(
+        &mut self,
+        cfg: &TcpConfig,
+        now: SimTime,
+        synack_retries: u32,
+        sink: &mut S,
+    ) {
         if self.aux_at <= now {
             self.aux_at = SimTime::MAX;
             match self.state {
@@ -1402,7 +1420,7 @@ impl Tcb {
             | State::FinWait1
             | State::CloseWait
             | State::Closing
-            | State::LastAck => self.on_rto(cfg, now, sink),
+            | State::LastAck => self.on_rto(cfg, now, synack_retries, sink),
             // The orphan's FIN-WAIT-2 timeout: dropped without a RST, as Linux's FIN_WAIT2
             // timewait socket is when `tcp_fin_timeout` <= TCP_TIMEWAIT_LEN.
             State::FinWait2 => self.close_with(CloseReason::FinWait2Timeout, sink),
@@ -1412,7 +1430,13 @@ impl Tcb {
     }
 
     /// RFC 6298 §5.4-5.6: go back to SND.UNA, back off, restart; or give up.
-    fn on_rto<S: Sink>(&mut self, cfg: &TcpConfig, now: SimTime, sink: &mut S) {
+    fn on_rto<S: Sink>(
+        &mut self,
+        cfg: &TcpConfig,
+        now: SimTime,
+        synack_retries: u32,
+        sink: &mut S,
+    ) {
         if self.snd_una == self.snd_nxt {
             self.timer_at = SimTime::MAX;
             return;
@@ -1420,7 +1444,7 @@ impl Tcb {
         let (limit, reason, kind) = match self.state {
             State::SynSent => (cfg.syn_retries, CloseReason::ConnectTimeout, RtxKind::Syn),
             State::SynReceived if self.is_passive() => (
-                cfg.synack_retries,
+                synack_retries,
                 CloseReason::HandshakeTimeout,
                 RtxKind::SynAck,
             ),

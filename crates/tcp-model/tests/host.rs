@@ -1639,6 +1639,126 @@ mod listen_queue {
         assert_eq!(queue(&net.hosts[S]), (0, 0));
     }
 
+    /// A listener with room for 16 half-open connections and no cookies, whose SYN-ACKs go
+    /// nowhere: `n` spoofed SYNs at 0 s, and `late` more at `late_at`.
+    fn half_open(n: u32, late: u32, late_at: SimTime, prune: bool) -> Net {
+        let cfg = TcpConfig {
+            syn_cookies: SynCookies::Off,
+            accept_backlog: 16,
+            syn_queue_prune: prune,
+            ..zero_isn()
+        };
+        let mut net = Net::new(cfg);
+        net.lose = Box::new(|_, h, s| h == S && s.dst.ip != CLIENT_IP);
+        for i in 0..n {
+            net.inject(S, spoofed_syn(i));
+        }
+        net.run_until(late_at);
+        for i in n..n + late {
+            net.inject(S, spoofed_syn(i));
+        }
+        net.run_until(ms(70_000));
+        net
+    }
+
+    fn handshake_timeouts(net: &Net) -> Vec<(SimTime, usize)> {
+        let mut at: Vec<(SimTime, usize)> = Vec::new();
+        for (t, r) in net.closes(S) {
+            assert_eq!(r, CloseReason::HandshakeTimeout);
+            match at.last_mut() {
+                Some(l) if l.0 == t => l.1 += 1,
+                _ => at.push((t, 1)),
+            }
+        }
+        at
+    }
+
+    #[test]
+    fn a_syn_queue_more_than_half_full_gives_up_on_old_entries_after_two_retries() {
+        // 12 > 16 / 2 entries, all SYN-ACKs lost. At 1 s each timer finds fewer young
+        // entries (those not yet timed out), but every entry is still below 2 retries; at
+        // 3 s none is young (limit 2) and each resends its second. At 7 s each timer finds
+        // its entry out of 2 retries and drops it while the queue holds more than 8: 4 go at
+        // 7 s instead of synack_retries' 63 s, and the 8 left keep their 5 retries.
+        let net = half_open(12, 0, ms(0), true);
+        assert_eq!(handshake_timeouts(&net), [(ms(7000), 4), (ms(63_000), 8)]);
+        let st = *net.hosts[S].stats();
+        assert_eq!(
+            (st.syn_queue_pruned, st.retransmits.syn_ack),
+            (4, 4 * 2 + 8 * 5)
+        );
+        let q = net.hosts[S].listen_queue(PORT).unwrap();
+        assert_eq!((q.syn_received, q.syn_received_old), (0, 0));
+        // At most half full (8 of 16), or with pruning off: all 5 retries, gone at 63 s.
+        for (n, prune) in [(8, true), (16, false)] {
+            let net = half_open(n, 0, ms(0), prune);
+            assert_eq!(handshake_timeouts(&net), [(ms(63_000), n as usize)]);
+            let st = *net.hosts[S].stats();
+            assert_eq!(
+                (st.syn_queue_pruned, st.retransmits.syn_ack),
+                (0, 5 * n as u64)
+            );
+        }
+    }
+
+    #[test]
+    fn young_entries_buy_the_old_ones_more_retries() {
+        // 9 entries from 0 s are old from 1 s on. Without company, the first of them to time
+        // out at 7 s is out of its 2 retries and dropped, which leaves 8 (half): the other 8
+        // keep their 5 retries.
+        let net = half_open(9, 0, ms(6500), true);
+        assert_eq!(handshake_timeouts(&net), [(ms(7000), 1), (ms(63_000), 8)]);
+        // 7 young ones join at 6.5 s, so at 7 s the queue holds 16 with 7 young:
+        // 2 * 7 <= 16 takes one retry off (4 left), 4 * 7 > 16 stops there, and the 9
+        // resend their third SYN-ACK. The 7 are old from 7.5 s on; at 13.5 s they are out of
+        // their 2 retries and dropped (the queue holds 16 down to 10 as they go), and at
+        // 15 s one of the 9 is, which leaves 8.
+        let net = half_open(9, 7, ms(6500), true);
+        assert_eq!(
+            handshake_timeouts(&net),
+            [(ms(13_500), 7), (ms(15_000), 1), (ms(63_000), 8)]
+        );
+        let st = *net.hosts[S].stats();
+        assert_eq!(
+            (st.syn_queue_pruned, st.retransmits.syn_ack),
+            (8, 3 + 8 * 5 + 7 * 2)
+        );
+    }
+
+    #[test]
+    fn an_old_entry_that_leaves_the_syn_queue_is_no_longer_counted() {
+        let net_cfg = TcpConfig {
+            syn_cookies: SynCookies::Off,
+            accept_backlog: 16,
+            ..zero_isn()
+        };
+        let mut net = Net::new(net_cfg);
+        net.lose = Box::new(|_, h, s| h == S && s.dst.ip != CLIENT_IP);
+        for i in 0..3 {
+            net.inject(S, spoofed_syn(i));
+        }
+        net.run_until(ms(1500));
+        let q = net.hosts[S].listen_queue(PORT).unwrap();
+        assert_eq!((q.syn_received, q.syn_received_old), (3, 3));
+        // A RST for one (it leaves SYN-RECEIVED) ...
+        let mut rst = spoofed_syn(1);
+        rst.seq += 1;
+        rst.flags = Flags::RST;
+        net.inject(S, rst);
+        // ... and the final ACK of another (it is established).
+        let mut ack = spoofed_syn(2);
+        ack.seq += 1;
+        ack.ack = SeqNum(1);
+        ack.flags = Flags::ACK;
+        net.inject(S, ack);
+        let q = net.hosts[S].listen_queue(PORT).unwrap();
+        assert_eq!((q.syn_received, q.syn_received_old), (1, 1));
+        // A young one counts in the queue only.
+        net.inject(S, spoofed_syn(3));
+        let q = net.hosts[S].listen_queue(PORT).unwrap();
+        assert_eq!((q.syn_received, q.syn_received_old), (2, 1));
+    }
+
     #[test]
     fn manual_accept_queue_overflow_drops_the_final_ack_until_accept() {
         let cfg = TcpConfig {
