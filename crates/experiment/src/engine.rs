@@ -462,6 +462,9 @@ fn run_with(
     .map_err(|e| fail(format!("link.server_to_client: {e}")))?;
 
     let (mut client, mut server) = (client, server);
+    let closes = cfg.workload.close_first;
+    client.reserve(expected_peak_connections(cfg, closes != CloseFirst::Server));
+    server.reserve(expected_peak_connections(cfg, closes != CloseFirst::Client));
     if tracer.is_none() {
         // The workload only needs TIME-WAIT entries (the rest it learns from other events);
         // a trace shows every transition.
@@ -1686,6 +1689,36 @@ fn handshake_ns(rec: &Rec) -> Option<u64> {
         .map(|t| (t - rec.t_connect).as_nanos())
 }
 
+/// How many of the workload's connections a host may hold at once, open or in TIME-WAIT
+/// (if it is the side that closes first, `time_wait`): every one for a burst, else those
+/// arriving within its TIME-WAIT plus a second for the lifecycle itself (Little's law),
+/// never more than the workload has. A sizing hint for [`Host::reserve`] only: an estimate
+/// off either way costs growth or memory, never a different result. Too high costs more
+/// than the control bytes: entries land all over the table, so every page of it is touched.
+fn expected_peak_connections(cfg: &RunConfig, time_wait: bool) -> usize {
+    let w = &cfg.workload;
+    let all = usize::try_from(w.connections).unwrap_or(usize::MAX);
+    if w.arrival == Arrival::Burst {
+        return all;
+    }
+    let tw = if time_wait {
+        let tcp = &cfg.tcp;
+        tcp.client
+            .time_wait()
+            .max(tcp.server.time_wait())
+            .as_nanos() as f64
+            / 1e9
+    } else {
+        0.0
+    };
+    let within = (w.rate * (tw + 1.0)).ceil();
+    if within.is_finite() && within < all as f64 {
+        within as usize
+    } else {
+        all
+    }
+}
+
 /// [`ConnRow::close_ns`] of a record.
 fn close_ns(rec: &Rec) -> Option<u64> {
     match (rec.t_first_close.get(), rec.t_teardown.map(Stamp::get)) {
@@ -1711,8 +1744,29 @@ fn rtx_index(kind: RtxKind) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::Ring;
+    use super::{expected_peak_connections, Ring};
     use std::collections::VecDeque;
+    use std::path::Path;
+
+    #[test]
+    fn the_peak_estimate_is_littles_law_capped_by_the_workload() {
+        let peaks = |toml: &str| {
+            let text = format!("[experiment]\nname = \"x\"\n{toml}");
+            let e = crate::config::parse(Path::new("x.toml"), &text, &Default::default()).unwrap();
+            let c = &e.points[0].config;
+            [true, false].map(|tw| expected_peak_connections(c, tw))
+        };
+        // 100k/s for 61 s (TIME-WAIT 60 s + 1 s) caps at the 1 M connections; the side
+        // without TIME-WAIT holds a second's worth.
+        let bench = "[workload]\nconnections = 1000000\nrate = 100000.0\n";
+        assert_eq!(peaks(bench), [1_000_000, 100_000]);
+        // rate x (TIME-WAIT + 1 s), the longer TIME-WAIT of the two hosts.
+        let msl = "[tcp.server]\nmsl = \"2s\"\n[workload]\nconnections = 1000000\nrate = 1000.0\n";
+        assert_eq!(peaks(msl), [61_000, 1_000]);
+        // A burst has every connection at once.
+        let burst = "[workload]\nconnections = 5000\narrival = \"burst\"\n";
+        assert_eq!(peaks(burst), [5000, 5000]);
+    }
 
     #[test]
     fn a_ring_is_a_fifo_across_wraps_and_growth() {

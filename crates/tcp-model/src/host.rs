@@ -563,6 +563,9 @@ impl<T: Copy> Fifo<T> {
     }
 }
 
+/// Most connections [`Host::reserve`] makes room for: 2^24 (16.8 M) entries, 80 MiB of table.
+pub const MAX_RESERVE: usize = 1 << 24;
+
 /// The SYN-ACK retry limit of a half-open connection whose timer fires while its listener's
 /// SYN queue holds `qlen` connections, `young` of them never retransmitted (Linux
 /// `reqsk_timer_handler`): when the queue is more than half of `max(8, backlog)`, one retry
@@ -757,6 +760,28 @@ impl Host {
 
     pub fn ip(&self) -> u32 {
         self.ip
+    }
+
+    /// Makes room for `connections` connections at once (open or in TIME-WAIT, these
+    /// included) in the 4-tuple table, at most [`MAX_RESERVE`], so that it does not grow
+    /// while they come: each growth rehashes every entry, and at a million entries that is
+    /// a few percent of a run. Linux likewise sizes its established hash once, at boot
+    /// (`thash_entries`). Only a hint: the table still grows past it, and no lookup's
+    /// outcome depends on it. Room reserved and never used still costs memory: the control
+    /// bytes (1 per slot) at once, and the pages of entries that scattered inserts touch.
+    pub fn reserve(&mut self, connections: usize) {
+        let want = connections
+            .min(MAX_RESERVE)
+            .saturating_sub(self.demux.len());
+        let (slots, tw) = (&self.slots, &self.tw);
+        self.demux
+            .reserve(want, |&e| demux_hash(entry_key(slots, tw, e)));
+    }
+
+    /// How many connections the 4-tuple table holds before it grows (see
+    /// [`reserve`](Self::reserve)).
+    pub fn demux_capacity(&self) -> usize {
+        self.demux.capacity()
     }
     /// Reports [`Event::StateChanged`] only for transitions into the states listed (all of
     /// them by default). A driver that needs few of them saves an event per transition:

@@ -42,7 +42,7 @@ pub use event::{
 };
 pub use host::{
     AcceptMode, ConnId, ConnectError, Host, HostEvent, HostStats, ListenError, ListenQueue,
-    TimerToken, TIME_WAIT_RECORD_SIZE,
+    TimerToken, MAX_RESERVE, TIME_WAIT_RECORD_SIZE,
 };
 pub use isn::{isn_clock, isn_clock_with_tick, siphash24};
 pub use sim_time::{SimDuration, SimTime};

@@ -1262,6 +1262,54 @@ fn many_lifecycles_are_deterministic_and_clean_up() {
     assert!(c.time_wait_peak > 10);
 }
 
+#[test]
+fn reserving_room_changes_no_outcome_and_spares_the_growth() {
+    // The same lossy lifecycles as above, with the 4-tuple tables sized first or not: the
+    // reserved tables never grow, and every packet is the same.
+    let run = |reserve: usize| {
+        let cfg = TcpConfig {
+            msl: SimDuration::from_millis(500),
+            ..TcpConfig::default()
+        };
+        let mut net = Net::new(cfg);
+        let mut n = 0u32;
+        net.lose = Box::new(move |_, _, _| {
+            n += 1;
+            n.is_multiple_of(17)
+        });
+        net.app = request_response(500, 3000, true);
+        let mut capacity = [0; 2];
+        for h in [C, S] {
+            net.hosts[h].reserve(reserve);
+            capacity[h] = net.hosts[h].demux_capacity();
+        }
+        for i in 0..400u32 {
+            net.run_until(ms(i as u64 * 2));
+            net.connect(i);
+        }
+        net.run();
+        for h in [C, S] {
+            net.hosts[h].check_demux().unwrap();
+        }
+        let grew = [C, S].map(|h| net.hosts[h].demux_capacity() != capacity[h]);
+        (net.sent.clone(), grew, net.hosts[C].stats().time_wait_peak)
+    };
+    let (grown, grew, peak) = run(0);
+    assert_eq!(grew, [true, true]);
+    assert!(peak > 200, "{peak} at once in TIME-WAIT");
+    // Twice the peak: removals leave deleted markers that use up room too, and a table at
+    // most half full clears them in place instead of growing.
+    let (reserved, grew, _) = run(800);
+    assert_eq!(grew, [false, false]);
+    assert_eq!(grown, reserved);
+    // Too small a reservation only means growth later.
+    assert_eq!(run(10).0, grown);
+    // A limit on everything: the reservation stops at MAX_RESERVE.
+    let mut h = Host::new(CLIENT_IP, TcpConfig::default(), 1);
+    h.reserve(usize::MAX);
+    assert!((MAX_RESERVE..2 * MAX_RESERVE).contains(&h.demux_capacity()));
+}
+
 /// The listen queue (Linux `tcp_conn_request`, `cookie_v4_check`, `tcp_check_req`): SYN
 /// queue limits, SYN cookies, the accept queue under `AcceptMode::Manual`.
 mod listen_queue {
