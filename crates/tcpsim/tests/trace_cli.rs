@@ -392,3 +392,59 @@ fn a_syn_flood_victims_dropped_syns_say_why() {
     let syns = records.iter().filter(|&&(_, flags)| flags == 0x02).count();
     assert_eq!(syns, 7, "{records:?}");
 }
+
+/// A port reused while the server still holds its 4-tuple in TIME-WAIT
+/// (experiments/port-exhaustion.toml, point 26: the server closes first, 400 arrivals/s over
+/// 1000 ports, so connection 1000 takes port 40000 again at 2.4 s, 7.6 s before that
+/// TIME-WAIT ends). With reopening refused, the TIME-WAIT answers the SYN with an ACK
+/// (RFC 5961 §4), and the trace says so after the delivery; the client resets it (which
+/// kills the TIME-WAIT, RFC 9293's default) and its retransmitted SYN gets in. With Linux's
+/// rule the newer SYN reopens the 4-tuple at once: no discard.
+#[test]
+fn a_syn_refused_by_a_time_wait_says_challenge_ack() {
+    let base = [
+        "trace",
+        "experiments/port-exhaustion.toml",
+        "--point",
+        "26",
+        "--connection",
+        "1000",
+    ];
+    let mut args = base.to_vec();
+    args.extend(["--set", "tcp.server.tw_reopen=refuse"]);
+    let text = ok(&args);
+    let lines: Vec<&str> = text.lines().collect();
+    let syn = lines
+        .iter()
+        .position(|l| l.contains("server  [deliver]        SYN seq=0 "))
+        .expect("the SYN reaches the server");
+    assert!(
+        lines[syn + 1].ends_with("server  [discard]        challenge ACK sent"),
+        "{text}"
+    );
+    assert_eq!(lines[syn + 1][..13], lines[syn][..13], "same instant");
+    assert!(
+        lines[syn + 2].contains("client  SYN_SENT     --> RST "),
+        "{text}"
+    );
+    // At 5.0 s connection 2000 takes the port again and meets this connection's own
+    // TIME-WAIT at the server, whose challenge ACK the client (in SYN-SENT for connection
+    // 2000) does not accept.
+    assert_eq!(text.matches("[discard]").count(), 2, "{text}");
+    let tw_ack = lines
+        .iter()
+        .rposition(|l| l.contains("server  TIME_WAIT    --> ACK "))
+        .expect("the TIME-WAIT's challenge ACK (the first such line is its final ACK)");
+    assert!(
+        lines[tw_ack + 2].ends_with("client  [discard]        not acceptable"),
+        "{text}"
+    );
+    assert!(
+        text.contains("SYN seq=0 win=65535 mss=1460 (retransmission)")
+            && text.contains("server  LISTEN -> SYN_RECEIVED"),
+        "{text}"
+    );
+    let linux = ok(&base);
+    assert!(!linux.contains("[discard]"), "{linux}");
+    assert!(!linux.contains("(retransmission)"), "{linux}");
+}
