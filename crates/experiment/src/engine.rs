@@ -689,6 +689,7 @@ impl Engine<'_> {
             return;
         };
         // What the last delivery did is settled before anything else happens.
+        t.resolve_answers([&self.client, &self.server]);
         t.settle([self.client.stats(), self.server.stats()]);
         let stats = |to: Side| match to {
             Side::Client => self.client.stats(),
@@ -1244,6 +1245,7 @@ impl Engine<'_> {
         let (c, v) = (self.client.stats(), self.server.stats());
         if let Some(t) = self.tracer.as_deref_mut() {
             // The last event may have been a delivery still to be judged.
+            t.resolve_answers([&self.client, &self.server]);
             t.settle([c, v]);
         }
         s.time_wait_peak_client = c.time_wait_peak;

@@ -83,8 +83,21 @@ pub fn write_ladder(trace: &Trace, w: &mut impl Write) -> io::Result<()> {
             TraceKind::Send {
                 seg,
                 retransmission,
-                ..
+                state,
             } => {
+                if seg.incarnation != trace.connection {
+                    // Another connection's answer to this one's segment (see
+                    // `Tracer::adopted`): say who sends it, before the arrow.
+                    out.note(
+                        e.time,
+                        e.side,
+                        &format!(
+                            "{} of connection {} answers",
+                            state_label(*state),
+                            seg.incarnation
+                        ),
+                    )?;
+                }
                 let mut label = seg_label(trace, e.side, seg);
                 if *retransmission {
                     label.push_str(" (retransmission)");

@@ -16,7 +16,7 @@ use std::io::{self, Write};
 
 use link::{DropReason, Verdict};
 use sim_core::SimTime;
-use tcp_model::{CloseReason, Event, Flags, HostStats, Segment, SeqNum, State};
+use tcp_model::{CloseReason, Event, Flags, Host, HostStats, Segment, SeqNum, State};
 
 use crate::engine::Side;
 
@@ -27,6 +27,9 @@ pub const MAX_TRACE_EVENTS: usize = 1 << 20;
 /// Most RSTs sent with no connection that a trace keeps apart as unnumbered (a list searched
 /// for every segment shown). Past it, later ones are shown relative like any other.
 const MAX_UNNUMBERED: usize = 64;
+/// Most segments of other connections a trace shows as answers to its own (see
+/// `Tracer::adopted`).
+const MAX_ADOPTED: usize = 64;
 
 /// Which timer expired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -626,6 +629,13 @@ pub(crate) struct Tracer {
     /// The segment last delivered, not yet judged: where its discard lines go (right after
     /// its deliver line), and the receiving host's counters before it handled it.
     verdict: Option<PendingVerdict>,
+    /// Segments of other connections sent in answer to one of this connection's, and who
+    /// sent them: a TIME-WAIT of an earlier connection on the 4-tuple answering its SYN with
+    /// an ACK, say. They are traced like its own (sent, dropped, delivered, discarded) and
+    /// named as another connection's. At most `MAX_ADOPTED`.
+    adopted: Vec<(Side, Segment)>,
+    /// Send lines of adopted answers whose sender state is not filled in yet.
+    answers_unresolved: Vec<usize>,
 }
 
 /// See [`Tracer::verdict`].
@@ -665,6 +675,8 @@ impl Tracer {
             unresolved: [Vec::new(), Vec::new()],
             last_state_line: [None, None],
             verdict: None,
+            adopted: Vec::new(),
+            answers_unresolved: Vec::new(),
         }
     }
 
@@ -714,7 +726,7 @@ impl Tracer {
     /// `seg` reaches `to`, whose counters are `stats` before it handles the segment.
     pub(crate) fn deliver(&mut self, now: SimTime, to: Side, seg: &Segment, stats: &HostStats) {
         self.begin(Some((to, Cause::Rcvd(*seg))));
-        if self.trace.own(seg) {
+        if self.trace.own(seg) || self.adopted.contains(&(other(to), *seg)) {
             if let Some(i) = self.push(now, to, TraceKind::Deliver { seg: *seg }) {
                 self.verdict = Some(PendingVerdict {
                     at: i + 1,
@@ -778,6 +790,7 @@ impl Tracer {
     /// `seg` (of any connection) went onto the link and the link decided `verdict`.
     pub(crate) fn transmit(&mut self, now: SimTime, from: Side, seg: &Segment, verdict: &Verdict) {
         if !self.trace.own(seg) {
+            self.transmit_answer(now, from, seg, verdict);
             return;
         }
         let f = from as usize;
@@ -791,9 +804,15 @@ impl Tracer {
             self.trace.isn[f] = Some(seg.seq);
         }
         // With no connection, a RST carries ACK only when it answers a segment without one,
-        // and then its sequence number is the literal 0.
-        if self.state[f] == State::Closed
-            && seg.flags.contains(Flags::RST | Flags::ACK)
+        // and then its sequence number is the literal 0. A RST answering another
+        // connection's ACK (<SEQ=SEG.ACK><CTL=RST>) takes its number from that connection.
+        let unnumbered = (self.state[f] == State::Closed
+            && seg.flags.contains(Flags::RST | Flags::ACK))
+            || (seg.flags.contains(Flags::RST)
+                && self.adopted.iter().any(|&(s, a)| {
+                    s == other(from) && a.flags.contains(Flags::ACK) && a.ack == seg.seq
+                }));
+        if unnumbered
             && !self.trace.unnumbered.contains(&(from, seg.seq, seg.ack))
             && self.trace.unnumbered.len() < MAX_UNNUMBERED
         {
@@ -822,6 +841,52 @@ impl Tracer {
         ) {
             self.unresolved[f].push(i);
         }
+        self.link_verdict(now, from, seg, verdict);
+    }
+
+    /// A segment of another connection went out: traced if `from` sent it while handling one
+    /// of this connection's segments (its answer). Its sender's state is filled in by
+    /// [`resolve_answers`](Self::resolve_answers), which can ask the host.
+    #[cold]
+    fn transmit_answer(&mut self, now: SimTime, from: Side, seg: &Segment, verdict: &Verdict) {
+        let answers_ours =
+            matches!(self.step, Some((side, Cause::Rcvd(r))) if side == from && self.trace.own(&r));
+        if !answers_ours || self.adopted.len() >= MAX_ADOPTED {
+            return;
+        }
+        self.adopted.push((from, *seg));
+        if let Some(i) = self.push(
+            now,
+            from,
+            TraceKind::Send {
+                seg: *seg,
+                state: State::Closed,
+                retransmission: false,
+            },
+        ) {
+            self.answers_unresolved.push(i);
+        }
+        self.link_verdict(now, from, seg, verdict);
+    }
+
+    /// Fills in the sender's state of the answers sent since the last call (`hosts` indexed
+    /// by [`Side`]): whatever holds the 4-tuple at the sender, a TIME-WAIT record say. The
+    /// engine calls it before the next event and at the end of the run, before
+    /// [`settle`](Self::settle), so that nothing has changed the sender yet and no line was
+    /// inserted meanwhile.
+    pub(crate) fn resolve_answers(&mut self, hosts: [&Host; 2]) {
+        for i in self.answers_unresolved.drain(..) {
+            let e = &mut self.trace.events[i];
+            if let TraceKind::Send { seg, state, .. } = &mut e.kind {
+                if let Some(s) = hosts[e.side as usize].state_of(seg.src.port, seg.dst) {
+                    *state = s;
+                }
+            }
+        }
+    }
+
+    /// The link's lines for a segment just sent: dropped, or duplicated.
+    fn link_verdict(&mut self, now: SimTime, from: Side, seg: &Segment, verdict: &Verdict) {
         match *verdict {
             Verdict::Drop(reason) => {
                 self.push(now, from, TraceKind::Drop { seg: *seg, reason });

@@ -859,6 +859,15 @@ impl Host {
         let s = self.slots.get(conn.index as usize)?;
         (s.live && s.gen == conn.gen).then_some(s.tcb.state)
     }
+    /// The state of whatever holds the 4-tuple (`local_port`, `remote`): a connection, or a
+    /// TIME-WAIT record; `None` if nothing does (a listener is not counted).
+    pub fn state_of(&self, local_port: u16, remote: Addr) -> Option<State> {
+        let v = self.demux_get(conn_key(local_port, remote))?;
+        if v & TW_BIT != 0 {
+            return Some(State::TimeWait);
+        }
+        Some(self.slots[v as usize].tcb.state)
+    }
     /// The ISN this host would choose now for `local` -> `remote`.
     pub fn isn(&self, now: SimTime, local: Addr, remote: Addr) -> SeqNum {
         isn(&self.cfg, &self.sip_key, now, local, remote)

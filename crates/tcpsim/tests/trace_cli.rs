@@ -423,14 +423,42 @@ fn a_syn_refused_by_a_time_wait_says_challenge_ack() {
         "{text}"
     );
     assert_eq!(lines[syn + 1][..13], lines[syn][..13], "same instant");
+    // The ACK is connection 0's (its TIME-WAIT holds the 4-tuple), shown as its answer with
+    // absolute numbers; the client's RST takes its number from that ACK, absolute too.
+    let ack = lines[syn + 2];
     assert!(
-        lines[syn + 2].contains("client  SYN_SENT     --> RST "),
+        ack.contains("server  TIME_WAIT    --> ACK seq=")
+            && ack.contains("(abs) ack=")
+            && ack.ends_with("[of connection 0]"),
         "{text}"
     );
+    let acked = ack
+        .split(" ack=")
+        .nth(1)
+        .unwrap()
+        .split('(')
+        .next()
+        .unwrap();
+    assert!(
+        lines[syn + 3].contains("client  [deliver]        ACK seq="),
+        "{text}"
+    );
+    assert!(
+        lines[syn + 4].ends_with("client  [discard]        not acceptable"),
+        "{text}"
+    );
+    assert!(
+        lines[syn + 5].contains(&format!("client  SYN_SENT     --> RST seq={acked}(abs) ")),
+        "{text}"
+    );
+    let mut ladder = args.clone();
+    ladder.extend(["--format", "ladder"]);
+    let ladder = ok(&ladder);
+    assert!(ladder.contains("| TIME_WAIT of connection 0"), "{ladder}");
     // At 5.0 s connection 2000 takes the port again and meets this connection's own
     // TIME-WAIT at the server, whose challenge ACK the client (in SYN-SENT for connection
     // 2000) does not accept.
-    assert_eq!(text.matches("[discard]").count(), 2, "{text}");
+    assert_eq!(text.matches("[discard]").count(), 3, "{text}");
     let tw_ack = lines
         .iter()
         .rposition(|l| l.contains("server  TIME_WAIT    --> ACK "))
