@@ -563,6 +563,49 @@ fn a_segment_for_no_connection_is_discarded_and_answered_with_a_reset() {
     assert_eq!(&row[15], "no connection");
 }
 
+/// The run stops right after a delivery the host discards (its time limit falls on it): the
+/// discard is judged at the end of the run, since no next event comes to judge it. (Its line
+/// goes before the RST the client answered with, as always.)
+#[test]
+fn a_discard_that_is_the_runs_last_event_is_still_shown() {
+    let extra = format!("{LOST_FINAL_ACK}\n[tcp.client]\nmsl = \"10ms\"\n");
+    let full = trace(&extra, 0);
+    let fin_ack = Flags::FIN | Flags::ACK;
+    let delivered_to_client = |t: &Trace, from: usize| {
+        find(t, from, |e| {
+            e.side == Side::Client
+                && matches!(e.kind, TraceKind::Deliver { seg } if seg.flags == fin_ack)
+        })
+    };
+    // The FIN retransmission that finds no connection at the client (as in the test above).
+    let again = delivered_to_client(&full, delivered_to_client(&full, 0) + 1);
+    let at = full.events[again].time;
+    let limit = format!("experiment.max_sim_time={}ns", at.as_nanos());
+    let exp = common::three_connections("trace", &extra, &[&limit]);
+    let (_, t) = engine::run_traced(&exp.points[0].config, exp.seed, 0, 0, 0).expect("run");
+    // Nothing after the limit ran: the client's RST was sent but never arrived.
+    assert!(t.events.iter().all(|e| e.time <= at), "{}", text(&t));
+    let d = delivered_to_client(&t, delivered_to_client(&t, 0) + 1);
+    assert_eq!(t.events[d].time, at);
+    assert!(
+        matches!(
+            t.events[d + 1].kind,
+            TraceKind::Discard {
+                reason: DiscardReason::NoConnection,
+                ..
+            }
+        ),
+        "{}",
+        text(&t)
+    );
+    assert!(
+        is_send(&t.events[d + 2], Side::Client, Flags::RST),
+        "{}",
+        text(&t)
+    );
+    assert_eq!(d + 3, t.events.len(), "{}", text(&t));
+}
+
 #[test]
 fn a_rst_refusing_a_syn_before_connect_is_unnumbered_and_no_retransmission_mark() {
     // Simultaneous open with the server's connect() after the client's SYN has arrived: the
