@@ -563,8 +563,9 @@ impl<T: Copy> Fifo<T> {
     }
 }
 
-/// Most connections [`Host::reserve`] makes room for: 2^24 (16.8 M) entries, 80 MiB of table.
-pub const MAX_RESERVE: usize = 1 << 24;
+/// Most connections [`Host::reserve`] makes room for: 2^23 (8.4 M, beyond bench-6m's 6.1 M),
+/// which takes 2^24 buckets of 5 bytes, 80 MiB. A hint beyond it is cut to it.
+pub const MAX_RESERVE: usize = 1 << 23;
 
 /// The SYN-ACK retry limit of a half-open connection whose timer fires while its listener's
 /// SYN queue holds `qlen` connections, `young` of them never retransmitted (Linux
