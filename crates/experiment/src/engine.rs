@@ -116,13 +116,13 @@ impl Default for Lane {
     }
 }
 
-/// A FIFO in a ring buffer whose capacity is a power of two, so that an index wraps with a
-/// mask (a `VecDeque` of any capacity wraps with a compare and a subtraction): a delivery
-/// lane touches its ring several times per segment it carries (push, head reads, pop).
 /// How far ahead of its front a delivery lane is prefetched: 8 entries of 48 bytes, six
 /// cache lines, a few events' worth of lead.
 const LANE_LOOKAHEAD: usize = 8;
 
+/// A FIFO in a ring buffer whose capacity is a power of two, so that an index wraps with a
+/// mask (a `VecDeque` of any capacity wraps with a compare and a subtraction): a delivery
+/// lane touches its ring several times per segment it carries (push, head reads, pop).
 struct Ring<T> {
     /// `buf.len()` is the capacity: 0 or a power of two. Slots outside the `len` entries
     /// from `head` hold stale copies.
