@@ -26,6 +26,10 @@ enum Op {
     },
     Close(usize),
     Abort(usize),
+    /// SYNs to the server from `n` spoofed addresses: their SYN-ACKs reach no one (the
+    /// client drops them as misaddressed), so they stay half-open and time out, crowding
+    /// the SYN queue enough to be pruned.
+    Flood(u8),
     Send(usize, u16),
     /// The server application accepts (Manual listeners).
     Accept,
@@ -87,6 +91,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0usize..8).prop_map(Op::Abort),
         1 => (0usize..8, any::<u16>()).prop_map(|(i, b)| Op::Send(i, b)),
         1 => Just(Op::Accept),
+        1 => (1u8..16).prop_map(Op::Flood),
     ]
 }
 
@@ -115,6 +120,7 @@ proptest! {
         net.lose = Box::new(move |_, _, _| { n = n.wrapping_add(1); loss > 0 && n.checked_rem(loss + 2) == Some(0) });
         net.app = request_response(2000, 5000, true);
         let mut conns = Vec::new();
+        let mut flooded = 0u32;
         let mut inc = 0;
         for op in ops {
             match op {
@@ -124,6 +130,23 @@ proptest! {
                     net.drain(C);
                 }
                 Op::Wait(t) => { let t = net.now + SimDuration::from_millis(t as u64); net.run_until(t); }
+                Op::Flood(n) => {
+                    for k in 0..n as u32 {
+                        flooded += 1;
+                        let syn = Segment {
+                            src: Addr::new(0x0b00_0000 + flooded, 1024),
+                            dst: SERVER,
+                            seq: SeqNum(flooded.wrapping_mul(7919)),
+                            ack: SeqNum(0),
+                            flags: Flags::SYN,
+                            window: 65535,
+                            mss: 1460,
+                            payload_len: 0,
+                            incarnation: 1_000_000 + flooded + k,
+                        };
+                        net.inject(S, syn);
+                    }
+                }
                 Op::Garbage { to, flags, seq_delta, ack_delta, len, window, inc } => {
                     // Aim near the numbers in use: the last segment the other side sent.
                     let from = 1 - to;
