@@ -48,7 +48,7 @@ pub enum Side {
 // Most queue entries are timers: a segment in the event would double every entry's size.
 const _: () = assert!(std::mem::size_of::<Ev>() <= 16, "Ev grew");
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Ev {
     Arrival {
         id: u32,
@@ -77,6 +77,68 @@ enum Ev {
     Flood {
         k: u64,
     },
+}
+
+/// An [`Ev`] as the queue holds it: two words computed in registers. The queue copies its
+/// events whole; an `Ev` built field by field on the stack and then copied as one 16-byte
+/// load stalls that load until the field stores have retired (the store-to-load forwarding
+/// of Zen and most x86 cores serves a load from one store only): a timer's schedule stalled
+/// so in `perf annotate`. Word `a` holds the variant's tag (never 0, so `Option<QueuedEv>`
+/// stays 16 bytes) in bits 0-7, a side in bits 8-15 and a 32-bit field in bits 32-63; `b`
+/// holds a 64-bit field.
+#[derive(Clone, Copy)]
+struct QueuedEv {
+    a: std::num::NonZeroU64,
+    b: u64,
+}
+
+impl Ev {
+    #[inline(always)]
+    fn pack(self) -> QueuedEv {
+        let side = |s: Side| (s as u64) << 8;
+        let (tag, a, b): (u64, u64, u64) = match self {
+            Ev::Arrival { id } => (1, u64::from(id) << 32, 0),
+            Ev::Deliver { to, slot } => (2, side(to) | u64::from(slot) << 32, 0),
+            Ev::Timer { host, token } => {
+                let (conn, tw) = token.to_bits();
+                (3, side(host) | u64::from(tw) << 32, conn)
+            }
+            Ev::Respond { id } => (4, u64::from(id) << 32, 0),
+            Ev::PeerOpen { id } => (5, u64::from(id) << 32, 0),
+            Ev::Sample => (6, 0, 0),
+            Ev::Flood { k } => (7, 0, k),
+        };
+        QueuedEv {
+            // `tag` is never 0, so this never falls back (and compiles to nothing).
+            a: std::num::NonZeroU64::new(tag | a).unwrap_or(std::num::NonZeroU64::MIN),
+            b,
+        }
+    }
+}
+
+impl QueuedEv {
+    #[inline(always)]
+    fn unpack(self) -> Ev {
+        let a = self.a.get();
+        let hi = (a >> 32) as u32;
+        let side = if (a >> 8) as u8 == Side::Server as u8 {
+            Side::Server
+        } else {
+            Side::Client
+        };
+        match a as u8 {
+            1 => Ev::Arrival { id: hi },
+            2 => Ev::Deliver { to: side, slot: hi },
+            3 => Ev::Timer {
+                host: side,
+                token: TimerToken::from_bits(self.b, hi),
+            },
+            4 => Ev::Respond { id: hi },
+            5 => Ev::PeerOpen { id: hi },
+            6 => Ev::Sample,
+            _ => Ev::Flood { k: self.b },
+        }
+    }
 }
 
 /// What the main loop handles next: a queue event, or the head of a delivery lane. The
@@ -321,7 +383,7 @@ struct Engine<'a> {
     seed: u64,
     point: usize,
     replication: u32,
-    q: EventQueue<Ev>,
+    q: EventQueue<QueuedEv>,
     client: Host,
     server: Host,
     c2s: Link,
@@ -556,7 +618,7 @@ impl Engine<'_> {
 
     #[inline]
     fn schedule(&mut self, at: SimTime, ev: Ev) -> Result<EventHandle, Halt> {
-        match self.q.schedule(at, ev) {
+        match self.q.schedule(at, ev.pack()) {
             Ok(h) => Ok(h),
             Err(e) => Err(self.halt(e)),
         }
@@ -734,7 +796,7 @@ impl Engine<'_> {
             None => (limit, u64::MAX),
         };
         if let Some((at, ev)) = self.q.pop_before(bound_time, bound_seq) {
-            return Some((at, Step::Queued(ev)));
+            return Some((at, Step::Queued(ev.unpack())));
         }
         lane.map(|at| (at, Step::Lane(to)))
     }
@@ -1032,7 +1094,7 @@ impl Engine<'_> {
     /// queued as a new one.
     #[inline(always)]
     fn move_wakeup(&mut self, side: Side, token: TimerToken, at: SimTime) -> Result<(), Halt> {
-        let ev = Ev::Timer { host: side, token };
+        let ev = Ev::Timer { host: side, token }.pack();
         if let Some(slot) = token.slot() {
             if let Some(Some(p)) = self.timers[side as usize].get_mut(slot as usize) {
                 if p.token == token {
@@ -1765,10 +1827,48 @@ fn rtx_index(kind: RtxKind) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{expected_peak_connections, Ring};
+    use super::{expected_peak_connections, Ev, QueuedEv, Ring, Side};
     use std::collections::VecDeque;
     use std::path::Path;
+    use tcp_model::TimerToken;
 
+    #[test]
+    fn queued_events_unpack_to_what_was_packed() {
+        let tokens = [
+            (0, 0),
+            (1, u32::MAX),
+            (u64::MAX, 7),
+            (0x1234_5678_9abc_def0, 0x8000_0000),
+        ]
+        .map(|(conn, tw)| TimerToken::from_bits(conn, tw));
+        let mut evs = vec![Ev::Sample];
+        for v in [0, 1, 0x7fff_ffff, u32::MAX] {
+            evs.extend([
+                Ev::Arrival { id: v },
+                Ev::Respond { id: v },
+                Ev::PeerOpen { id: v },
+            ]);
+            for side in [Side::Client, Side::Server] {
+                evs.push(Ev::Deliver { to: side, slot: v });
+            }
+        }
+        for k in [0, 1, u64::MAX] {
+            evs.push(Ev::Flood { k });
+        }
+        for token in tokens {
+            assert_eq!(
+                TimerToken::from_bits(token.to_bits().0, token.to_bits().1),
+                token
+            );
+            for host in [Side::Client, Side::Server] {
+                evs.push(Ev::Timer { host, token });
+            }
+        }
+        for ev in evs {
+            assert_eq!(ev.pack().unpack(), ev);
+        }
+        assert_eq!(std::mem::size_of::<Option<QueuedEv>>(), 16);
+    }
     #[test]
     fn the_peak_estimate_is_littles_law_capped_by_the_workload() {
         let peaks = |toml: &str| {

@@ -73,6 +73,29 @@ impl TimerToken {
     pub fn slot(&self) -> Option<u32> {
         (self.tw == NONE).then_some(self.conn.index)
     }
+
+    /// The token as two integers, for a driver that packs its queue entries into machine
+    /// words; [`from_bits`](Self::from_bits) gives it back.
+    #[inline]
+    pub fn to_bits(self) -> (u64, u32) {
+        (
+            u64::from(self.conn.index) | u64::from(self.conn.gen) << 32,
+            self.tw,
+        )
+    }
+
+    /// The token [`to_bits`](Self::to_bits) gave these integers for. Other integers name no
+    /// wake-up a host asked for, which [`Host::handle_timeout`] ignores like any stale token.
+    #[inline]
+    pub fn from_bits(conn: u64, tw: u32) -> Self {
+        TimerToken {
+            conn: ConnId {
+                index: conn as u32,
+                gen: (conn >> 32) as u32,
+            },
+            tw,
+        }
+    }
 }
 
 /// What a [`Host`] reports, in order.
