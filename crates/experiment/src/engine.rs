@@ -96,46 +96,78 @@ impl Ev {
     #[inline(always)]
     fn pack(self) -> QueuedEv {
         let side = |s: Side| (s as u64) << 8;
-        let (tag, a, b): (u64, u64, u64) = match self {
-            Ev::Arrival { id } => (1, u64::from(id) << 32, 0),
-            Ev::Deliver { to, slot } => (2, side(to) | u64::from(slot) << 32, 0),
+        let (tag, a, b) = match self {
+            Ev::Arrival { id } => (QueuedEv::ARRIVAL, u64::from(id) << 32, 0),
+            Ev::Deliver { to, slot } => (QueuedEv::DELIVER, side(to) | u64::from(slot) << 32, 0),
             Ev::Timer { host, token } => {
                 let (conn, tw) = token.to_bits();
-                (3, side(host) | u64::from(tw) << 32, conn)
+                (QueuedEv::TIMER, side(host) | u64::from(tw) << 32, conn)
             }
-            Ev::Respond { id } => (4, u64::from(id) << 32, 0),
-            Ev::PeerOpen { id } => (5, u64::from(id) << 32, 0),
-            Ev::Sample => (6, 0, 0),
-            Ev::Flood { k } => (7, 0, k),
+            Ev::Respond { id } => (QueuedEv::RESPOND, u64::from(id) << 32, 0),
+            Ev::PeerOpen { id } => (QueuedEv::PEER_OPEN, u64::from(id) << 32, 0),
+            Ev::Sample => (QueuedEv::SAMPLE, 0, 0),
+            Ev::Flood { k } => (QueuedEv::FLOOD, 0, k),
         };
         QueuedEv {
-            // `tag` is never 0, so this never falls back (and compiles to nothing).
-            a: std::num::NonZeroU64::new(tag | a).unwrap_or(std::num::NonZeroU64::MIN),
+            // No tag is 0, so this never falls back (and compiles to nothing).
+            a: std::num::NonZeroU64::new(u64::from(tag) | a).unwrap_or(std::num::NonZeroU64::MIN),
             b,
         }
     }
 }
 
+/// The main loop dispatches on the tag and reads only the fields its arm needs: going
+/// through [`unpack`](QueuedEv::unpack) built the `Ev` on the stack and dispatched twice.
 impl QueuedEv {
+    const ARRIVAL: u8 = 1;
+    const DELIVER: u8 = 2;
+    const TIMER: u8 = 3;
+    const RESPOND: u8 = 4;
+    const PEER_OPEN: u8 = 5;
+    const SAMPLE: u8 = 6;
+    const FLOOD: u8 = 7;
+
     #[inline(always)]
-    fn unpack(self) -> Ev {
-        let a = self.a.get();
-        let hi = (a >> 32) as u32;
-        let side = if (a >> 8) as u8 == Side::Server as u8 {
+    fn tag(self) -> u8 {
+        self.a.get() as u8
+    }
+
+    /// An arrival's, a response's or a peer open's id; a delivery's off-lane slot.
+    #[inline(always)]
+    fn id(self) -> u32 {
+        (self.a.get() >> 32) as u32
+    }
+
+    /// A delivery's destination; a timer's host.
+    #[inline(always)]
+    fn side(self) -> Side {
+        if (self.a.get() >> 8) as u8 == Side::Server as u8 {
             Side::Server
         } else {
             Side::Client
-        };
-        match a as u8 {
-            1 => Ev::Arrival { id: hi },
-            2 => Ev::Deliver { to: side, slot: hi },
-            3 => Ev::Timer {
-                host: side,
-                token: TimerToken::from_bits(self.b, hi),
+        }
+    }
+
+    #[inline(always)]
+    fn token(self) -> TimerToken {
+        TimerToken::from_bits(self.b, self.id())
+    }
+
+    /// The `Ev` packed (for the tracer, which is out of line).
+    fn unpack(self) -> Ev {
+        match self.tag() {
+            Self::ARRIVAL => Ev::Arrival { id: self.id() },
+            Self::DELIVER => Ev::Deliver {
+                to: self.side(),
+                slot: self.id(),
             },
-            4 => Ev::Respond { id: hi },
-            5 => Ev::PeerOpen { id: hi },
-            6 => Ev::Sample,
+            Self::TIMER => Ev::Timer {
+                host: self.side(),
+                token: self.token(),
+            },
+            Self::RESPOND => Ev::Respond { id: self.id() },
+            Self::PEER_OPEN => Ev::PeerOpen { id: self.id() },
+            Self::SAMPLE => Ev::Sample,
             _ => Ev::Flood { k: self.b },
         }
     }
@@ -146,7 +178,7 @@ impl QueuedEv {
 /// 40 bytes per delivery.
 #[derive(Clone, Copy)]
 enum Step {
-    Queued(Ev),
+    Queued(QueuedEv),
     Lane(Side),
 }
 
@@ -713,28 +745,25 @@ impl Engine<'_> {
                         }
                     }
                 }
-                Step::Queued(ev) => match ev {
-                    Ev::Arrival { id } => self.on_arrival(now, id)?,
-                    Ev::Timer {
-                        host: Side::Client,
-                        token,
-                    } => self.client.handle_timeout(now, token),
-                    Ev::Timer {
-                        host: Side::Server,
-                        token,
-                    } => self.server.handle_timeout(now, token),
-                    Ev::Respond { id } => self.respond(now, id),
-                    Ev::PeerOpen { id } => self.peer_open(now, id),
-                    Ev::Sample => self.sample(now)?,
-                    Ev::Flood { k } => self.flood(now, k)?,
-                    Ev::Deliver { to, slot } => {
+                Step::Queued(q) => match q.tag() {
+                    QueuedEv::ARRIVAL => self.on_arrival(now, q.id())?,
+                    QueuedEv::TIMER => match q.side() {
+                        Side::Client => self.client.handle_timeout(now, q.token()),
+                        Side::Server => self.server.handle_timeout(now, q.token()),
+                    },
+                    QueuedEv::RESPOND => self.respond(now, q.id()),
+                    QueuedEv::PEER_OPEN => self.peer_open(now, q.id()),
+                    QueuedEv::SAMPLE => self.sample(now)?,
+                    QueuedEv::DELIVER => {
+                        let slot = q.id();
                         let seg = &self.off_lane[slot as usize];
-                        match to {
+                        match q.side() {
                             Side::Client => self.client.handle_segment(now, seg),
                             Side::Server => self.server.handle_segment(now, seg),
                         }
                         self.off_lane_free.push(slot);
                     }
+                    _ => self.flood(now, q.b)?,
                 },
             }
             self.drain(now)?;
@@ -757,22 +786,24 @@ impl Engine<'_> {
             Side::Client => self.client.stats(),
             Side::Server => self.server.stats(),
         };
+        let ev = match ev {
+            Step::Queued(q) => Ok(q.unpack()),
+            Step::Lane(to) => Err(to),
+        };
         match ev {
-            Step::Queued(Ev::Arrival { .. }) => {
-                t.begin(Some((Side::Client, Cause::App(AppCall::Connect))))
-            }
-            Step::Lane(to) => {
+            Ok(Ev::Arrival { .. }) => t.begin(Some((Side::Client, Cause::App(AppCall::Connect)))),
+            Err(to) => {
                 let (_, seg) = self.lanes[to as usize].segs.front().expect("a head");
                 t.deliver(now, to, seg, stats(to))
             }
-            Step::Queued(Ev::Deliver { to, slot }) => {
+            Ok(Ev::Deliver { to, slot }) => {
                 t.deliver(now, to, &self.off_lane[slot as usize], stats(to))
             }
-            Step::Queued(Ev::Timer { host, .. }) => t.timer(host),
+            Ok(Ev::Timer { host, .. }) => t.timer(host),
             // Its calls are traced one by one (`app`).
-            Step::Queued(
-                Ev::Respond { .. } | Ev::PeerOpen { .. } | Ev::Sample | Ev::Flood { .. },
-            ) => t.begin(None),
+            Ok(Ev::Respond { .. } | Ev::PeerOpen { .. } | Ev::Sample | Ev::Flood { .. }) => {
+                t.begin(None)
+            }
         }
     }
 
@@ -796,7 +827,7 @@ impl Engine<'_> {
             None => (limit, u64::MAX),
         };
         if let Some((at, ev)) = self.q.pop_before(bound_time, bound_seq) {
-            return Some((at, Step::Queued(ev.unpack())));
+            return Some((at, Step::Queued(ev)));
         }
         lane.map(|at| (at, Step::Lane(to)))
     }
