@@ -1344,6 +1344,7 @@ impl Engine<'_> {
         s.time_wait_peak_client = c.time_wait_peak;
         s.time_wait_peak_server = v.time_wait_peak;
         s.rst_sent = c.rst_sent + v.rst_sent;
+        s.acks_rate_limited = c.acks_rate_limited + v.acks_rate_limited;
         s.out_of_order = c.out_of_order + v.out_of_order;
         s.fins_held = c.fins_held + v.fins_held;
         s.listen = [

@@ -167,6 +167,10 @@ pub struct RunSummary {
     pub time_wait_peak_server: u64,
     pub time_wait_killed: u64,
     pub rst_sent: u64,
+    /// ACKs owed to unacceptable segments, and challenge ACKs, that either host held back
+    /// because it had sent one to the same connection less than 500 ms before (the ACK-loop
+    /// guard, Linux `tcp_invalid_ratelimit`).
+    pub acks_rate_limited: u64,
     /// Segments (data or a FIN) that arrived beyond RCV.NXT, at either host: reordering or
     /// a loss ahead of them. Held for the gap to fill, or dropped when past a second gap.
     pub out_of_order: u64,
@@ -333,6 +337,7 @@ impl RunSummary {
             time_wait_peak_server: 0,
             time_wait_killed: 0,
             rst_sent: 0,
+            acks_rate_limited: 0,
             out_of_order: 0,
             fins_held: 0,
             stale_accepted: [0; 5],
@@ -436,6 +441,7 @@ impl RunSummary {
             "time_wait_peak_server",
             "time_wait_killed",
             "rst_sent",
+            "acks_rate_limited",
             "out_of_order",
             "fins_held",
             "stale_accepted",
@@ -499,6 +505,7 @@ impl RunSummary {
             self.time_wait_peak_server,
             self.time_wait_killed,
             self.rst_sent,
+            self.acks_rate_limited,
             self.out_of_order,
             self.fins_held,
             self.stale_accepted.iter().sum(),

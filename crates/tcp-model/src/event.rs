@@ -283,6 +283,9 @@ pub(crate) enum Note {
     FinHeld,
     /// `send` or `close` when the connection can no longer do it.
     IgnoredAppCall,
+    /// An ACK owed to an unacceptable segment (or a challenge ACK) not sent: another went to
+    /// the same connection less than [`OOW_ACK_INTERVAL`](crate::OOW_ACK_INTERVAL) ago.
+    AckRateLimited,
 }
 
 /// Per-connection counters of a standalone [`crate::Endpoint`].
@@ -298,6 +301,9 @@ pub struct EndpointStats {
     pub fins_held: u64,
     /// `send`/`close` calls the state did not allow.
     pub ignored_app_calls: u64,
+    /// ACKs owed to unacceptable segments, and challenge ACKs, not sent because of the
+    /// [`OOW_ACK_INTERVAL`](crate::OOW_ACK_INTERVAL) rate limit.
+    pub acks_rate_limited: u64,
     pub retransmits: RtxCounts,
     pub stale_accepted: StaleCounts,
     /// Events lost because the application did not call `poll_event` (the queue holds 16).
@@ -312,6 +318,7 @@ impl EndpointStats {
             Note::OutOfOrder => self.out_of_order += 1,
             Note::FinHeld => self.fins_held += 1,
             Note::IgnoredAppCall => self.ignored_app_calls += 1,
+            Note::AckRateLimited => self.acks_rate_limited += 1,
         }
     }
     pub(crate) fn event(&mut self, e: &Event) {

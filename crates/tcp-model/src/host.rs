@@ -214,6 +214,11 @@ pub struct HostStats {
     /// connection, a TIME-WAIT record or a listener).
     pub unexpected_segments: u64,
     pub challenge_acks: u64,
+    /// ACKs owed to unacceptable segments, and challenge ACKs, not sent because another went
+    /// to the same connection or TIME-WAIT record less than
+    /// [`OOW_ACK_INTERVAL`](crate::OOW_ACK_INTERVAL) before (Linux counts them in
+    /// `TCPACKSkippedSeq`, `TCPACKSkippedChallenge` and `TCPACKSkippedTimeWait`).
+    pub acks_rate_limited: u64,
     pub out_of_order: u64,
     /// FINs that arrived before data sent ahead of them and were held for it (the FIN
     /// overtook the data: reordering, or a loss ahead of it).
@@ -399,6 +404,7 @@ impl Sink for HostSink<'_> {
             Note::OutOfOrder => self.out.stats.out_of_order += 1,
             Note::FinHeld => self.out.stats.fins_held += 1,
             Note::IgnoredAppCall => self.out.stats.ignored_app_calls += 1,
+            Note::AckRateLimited => self.out.stats.acks_rate_limited += 1,
         }
     }
 }
@@ -693,6 +699,10 @@ pub struct Host {
     tw_live: usize,
     /// Tags of the live TIME-WAIT records whose tag is not their incarnation.
     tw_odd_tags: FxHashMap<u32, u64>,
+    /// When each live TIME-WAIT record that has answered an unacceptable segment last did
+    /// (milliseconds + 1, as `Tcb::oow_ack_ms`): few records ever do, so they are kept apart
+    /// rather than in every 40-byte record (Linux `tw_last_oow_ack_time`).
+    tw_oow_ack_ms: FxHashMap<u32, u32>,
     /// TIME-WAIT expiries in time order: (record index, expiry as a delta from the previous
     /// entry's). TIME-WAIT always lasts the same 2×MSL, so records expire in the order they
     /// (re)started and one FIFO with one wake-up for its head replaces a timer per record:
@@ -761,6 +771,7 @@ impl Host {
             free_tw: NONE,
             tw_live: 0,
             tw_odd_tags: FxHashMap::default(),
+            tw_oow_ack_ms: FxHashMap::default(),
             tw_lane: VecDeque::new(),
             tw_lane_base: SimTime::ZERO,
             tw_lane_back: SimTime::ZERO,
@@ -1709,6 +1720,9 @@ impl Host {
         if !self.tw_odd_tags.is_empty() {
             self.tw_odd_tags.remove(&j);
         }
+        if !self.tw_oow_ack_ms.is_empty() {
+            self.tw_oow_ack_ms.remove(&j);
+        }
         let r = &mut self.tw[j as usize];
         r.conn = 0;
         r.key = self.free_tw as u64;
@@ -2084,8 +2098,26 @@ impl Host {
         let listening = self.is_listening(seg.dst.port);
         let rec = &mut self.tw[j as usize];
         let mut core = rec.core();
+        // Few records ever answer a loop-prone segment: their last answer is kept apart.
+        let mut oow_ack_ms = if self.tw_oow_ack_ms.is_empty() {
+            0
+        } else {
+            self.tw_oow_ack_ms.get(&j).copied().unwrap_or(0)
+        };
+        let last_oow_ack_ms = oow_ack_ms;
         let mut sink = host_sink!(self, conn, tag);
-        let verdict = time_wait_segment(&mut core, &self.cfg, now, seg, listening, &mut sink);
+        let verdict = time_wait_segment(
+            &mut core,
+            &self.cfg,
+            now,
+            seg,
+            listening,
+            &mut oow_ack_ms,
+            &mut sink,
+        );
+        if oow_ack_ms != last_oow_ack_ms {
+            self.tw_oow_ack_ms.insert(j, oow_ack_ms);
+        }
         let restarted = core.expires_at != rec.expires_at;
         rec.expires_at = core.expires_at;
         match verdict {

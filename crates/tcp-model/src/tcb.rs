@@ -37,6 +37,19 @@ pub const TW_REOPEN_ISS_OFFSET: u32 = 65537;
 /// ACKs).
 pub const OOW_ACK_INTERVAL: SimDuration = SimDuration::from_millis(500);
 
+/// The rate limit of [`OOW_ACK_INTERVAL`] on one connection or TIME-WAIT record whose last
+/// such ACK went at `*last_ms` (milliseconds + 1; 0: never): may another go `now`? If so it
+/// is taken as sent. Milliseconds in a `u32` wrap after 49 days, as Linux's jiffies do.
+pub(crate) fn oow_ack_allowed(last_ms: &mut u32, now: SimTime) -> bool {
+    let now_ms = (now.as_nanos() / 1_000_000) as u32;
+    let interval = (OOW_ACK_INTERVAL.as_nanos() / 1_000_000) as u32;
+    if *last_ms != 0 && now_ms.wrapping_sub(*last_ms - 1) < interval {
+        return false;
+    }
+    *last_ms = now_ms.wrapping_add(1).max(1);
+    true
+}
+
 // Bits of `Tcb::bits`.
 /// The application closed: a FIN goes after the queued data.
 const FIN_QUEUED: u16 = 1 << 0;
@@ -225,7 +238,35 @@ fn quick_ack_limit(cfg: &TcpConfig, rcv_mss: u32) -> u32 {
 /// `Closed`, forgets the connection. `may_reopen`: something would take a reopening SYN
 /// (a listener on the port); without one a SYN is only ACKed, as Linux's `tcp_v4_rcv`
 /// falls through from `TCP_TW_SYN` to `TCP_TW_ACK` when no listener is found.
+///
+/// `oow_ack_ms`: when this record last answered a segment that could feed an ACK loop (see
+/// [`oow_ack_allowed`]). Linux (`tcp_timewait_check_oow_rate_limit`) sends such an answer,
+/// to anything but data or a FIN without SYN, at most once per [`OOW_ACK_INTERVAL`]; else
+/// a TIME-WAIT and a new connection on its 4-tuple, each finding the other's ACKs
+/// unacceptable, answer each other forever, and a duplicating link makes that a storm.
 pub(crate) fn time_wait_segment<S: Sink>(
+    tw: &mut TwCore,
+    cfg: &TcpConfig,
+    now: SimTime,
+    seg: &Segment,
+    may_reopen: bool,
+    oow_ack_ms: &mut u32,
+    sink: &mut S,
+) -> TwVerdict {
+    let verdict = time_wait_verdict(tw, cfg, now, seg, may_reopen, sink);
+    let loop_prone = seg.seg_len() == 0 || seg.flags.contains(Flags::SYN);
+    match verdict {
+        TwVerdict::Stay { ack: true } if loop_prone && !oow_ack_allowed(oow_ack_ms, now) => {
+            sink.note(Note::AckRateLimited);
+            TwVerdict::Stay { ack: false }
+        }
+        v => v,
+    }
+}
+
+/// [`time_wait_segment`] before the rate limit.
+#[inline(always)]
+fn time_wait_verdict<S: Sink>(
     tw: &mut TwCore,
     cfg: &TcpConfig,
     now: SimTime,
@@ -614,15 +655,14 @@ impl Tcb {
         }
     }
 
-    /// Linux `tcp_oow_rate_limited`: may an ACK answer an unacceptable pure ACK now?
-    fn oow_ack_allowed(&mut self, now: SimTime) -> bool {
-        let now_ms = (now.as_nanos() / 1_000_000) as u32;
-        let interval = (OOW_ACK_INTERVAL.as_nanos() / 1_000_000) as u32;
-        if self.oow_ack_ms != 0 && now_ms.wrapping_sub(self.oow_ack_ms - 1) < interval {
-            return false;
+    /// Queues the ACK owed to an unacceptable segment unless one went less than
+    /// [`OOW_ACK_INTERVAL`] ago (Linux `tcp_oow_rate_limited`).
+    fn ack_rate_limited<S: Sink>(&mut self, now: SimTime, sink: &mut S) {
+        if oow_ack_allowed(&mut self.oow_ack_ms, now) {
+            self.bits |= ACK_PENDING;
+        } else {
+            sink.note(Note::AckRateLimited);
         }
-        self.oow_ack_ms = now_ms.wrapping_add(1).max(1);
-        true
     }
 
     fn fin_sent(&self) -> bool {
@@ -748,7 +788,7 @@ impl Tcb {
             State::TimeWait => {
                 let mut tw = self.time_wait_core();
                 // A lone endpoint stands for the application that would take the 4-tuple again.
-                match time_wait_segment(&mut tw, cfg, now, seg, true, sink) {
+                match time_wait_segment(&mut tw, cfg, now, seg, true, &mut self.oow_ack_ms, sink) {
                     TwVerdict::Stay { ack } => {
                         self.timer_at = tw.expires_at;
                         if ack {
@@ -940,16 +980,16 @@ impl Tcb {
                 self.set_state(State::FinWait1, sink);
             }
         }
-        if seg.ack.gt(self.snd_nxt) {
-            // Acknowledges something not yet sent: ACK and drop.
+        if seg.ack.gt(self.snd_nxt) || seg.ack.lt(self.snd_una - self.max_snd_wnd as u32) {
+            // Acknowledges something not yet sent, or (RFC 5961 §5.2) older than anything
+            // the peer could still be acknowledging: ACK and drop. The ACK is rate-limited
+            // like a challenge ACK (RFC 5961 §7; Linux `tcp_send_challenge_ack`, data or not):
+            // a new connection on an old one's 4-tuple and the old one's TIME-WAIT each find
+            // the other's ACKs beyond what they sent, and would answer each other forever.
+            // (Linux ESTABLISHED drops an ACK of unsent data without answering; the
+            // other states and RFC 9293 answer.)
             sink.note(Note::Unexpected);
-            self.bits |= ACK_PENDING;
-            return;
-        }
-        if seg.ack.lt(self.snd_una - self.max_snd_wnd as u32) {
-            // RFC 5961 §5.2: older than anything the peer could still be acknowledging.
-            sink.note(Note::Unexpected);
-            self.bits |= ACK_PENDING;
+            self.ack_rate_limited(now, sink);
             return;
         }
         if self.snd_una.lt(seg.ack) {
@@ -1059,8 +1099,10 @@ impl Tcb {
         // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. A pure ACK gets that at most once per
         // OOW_ACK_INTERVAL, or two confused ends would ACK each other forever.
         sink.note(Note::Unexpected);
-        if seg.seg_len() > 0 || self.oow_ack_allowed(now) {
+        if seg.seg_len() > 0 {
             self.bits |= ACK_PENDING;
+        } else {
+            self.ack_rate_limited(now, sink);
         }
         None
     }

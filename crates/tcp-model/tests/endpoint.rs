@@ -928,6 +928,7 @@ mod established {
         s.send(s.i(1, 1001, ACK, 0));
         s.recv(s.o(1001, 5001, ACK, 0));
         assert_eq!(s.ep.stats().unexpected_segments, 4);
+        assert_eq!(s.ep.stats().acks_rate_limited, 1);
     }
 
     #[test]
@@ -935,6 +936,29 @@ mod established {
         let mut s = Sc::established_client();
         s.send(s.i(5001, 9999, ACK, 10));
         s.recv(s.o(1001, 5001, ACK, 0));
+        assert_eq!(s.events(), []);
+    }
+
+    #[test]
+    fn acks_of_unsent_or_ancient_data_are_answered_at_most_every_500ms() {
+        // RFC 5961 §7, Linux tcp_send_challenge_ack: data or not. A new connection on an old
+        // one's 4-tuple and that one's TIME-WAIT would otherwise answer each other forever.
+        let mut s = Sc::established_client();
+        s.send(s.i(5001, 9999, ACK, 0));
+        s.recv(s.o(1001, 5001, ACK, 0));
+        s.at(100);
+        s.send(s.i(5001, 9999, ACK, 10));
+        s.recv_nothing();
+        // Older than SND.UNA - MAX.SND.WND (RFC 5961 §5.2): the same limit.
+        let ancient = 1001u32.wrapping_sub(70_000);
+        s.send(s.i(5001, ancient, ACK, 0));
+        s.recv_nothing();
+        s.at(500);
+        s.send(s.i(5001, ancient, ACK, 0));
+        s.recv(s.o(1001, 5001, ACK, 0));
+        assert_eq!(s.ep.stats().acks_rate_limited, 2);
+        assert_eq!(s.ep.stats().unexpected_segments, 4);
+        assert_eq!(s.ep.state(), State::Established);
         assert_eq!(s.events(), []);
     }
 

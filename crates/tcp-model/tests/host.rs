@@ -937,6 +937,92 @@ mod time_wait {
     }
 
     #[test]
+    fn both_answer_loop_prone_segments_at_most_every_500ms() {
+        // Linux tcp_timewait_check_oow_rate_limit: anything but data or a FIN without SYN.
+        let mut t = Twin::into_time_wait(zero_isn());
+        let far = 2 + 70_000; // beyond RCV.NXT + RCV.WND: unacceptable
+        assert_eq!(t.segment(ms(1000), far, 2, Flags::ACK, 0, 1).0.len(), 1);
+        assert_eq!(t.segment(ms(1100), far, 2, Flags::ACK, 0, 1).0.len(), 0);
+        // An old SYN's challenge ACK is limited too.
+        assert_eq!(t.segment(ms(1100), 1, 0, Flags::SYN, 0, 1).0.len(), 0);
+        // Old data and a retransmitted FIN are answered, and do not count.
+        assert_eq!(t.segment(ms(1100), 0, 2, Flags::ACK, 2, 1).0.len(), 1);
+        assert_eq!(t.segment(ms(1200), 1, 2, FA, 0, 1).0.len(), 1);
+        assert_eq!(t.segment(ms(1499), far, 2, Flags::ACK, 0, 1).0.len(), 0);
+        assert_eq!(t.segment(ms(1500), far, 2, Flags::ACK, 0, 1).0.len(), 1);
+        assert_eq!(t.host.stats().acks_rate_limited, 3);
+        assert_eq!(t.ep.stats().acks_rate_limited, 3);
+        assert_eq!(t.host.time_wait_count(), 1);
+    }
+
+    #[test]
+    fn a_new_record_does_not_inherit_the_rate_limit_of_the_last_one() {
+        // TIME-WAIT of 200 ms, one ephemeral port: the second connection's record takes the
+        // first's place while the first's last answer is less than 500 ms old.
+        let cfg = TcpConfig {
+            msl: SimDuration::from_millis(100),
+            ephemeral_ports: [40000, 40000],
+            ..zero_isn()
+        };
+        let mut host = Host::new(CLIENT_IP, cfg, 1);
+        let mut timers: Vec<(SimTime, TimerToken)> = Vec::new();
+        let mut sent = Vec::new();
+        let mut pump = |host: &mut Host, now: SimTime, sent: &mut Vec<Segment>| loop {
+            sent.extend(std::iter::from_fn(|| host.poll_transmit()));
+            while let Some(e) = host.poll_event() {
+                if let HostEvent::Timer { token, at } | HostEvent::TimerMoved { token, at } = e {
+                    timers.push((at, token));
+                }
+            }
+            timers.sort_by_key(|t| t.0);
+            match timers.first() {
+                Some(&(at, token)) if at <= now => {
+                    timers.remove(0);
+                    host.handle_timeout(at, token);
+                }
+                _ => return,
+            }
+        };
+        let local = Addr {
+            ip: CLIENT_IP,
+            port: 40000,
+        };
+        let from_server = |seq: u32, ack: u32, flags: Flags, inc: u32| Segment {
+            src: SERVER,
+            dst: local,
+            seq: SeqNum(seq),
+            ack: SeqNum(ack),
+            flags,
+            window: 65535,
+            mss: if flags.contains(Flags::SYN) { 1460 } else { 0 },
+            incarnation: inc,
+            ..Segment::default()
+        };
+        let far = 2 + 70_000;
+        for (inc, t0) in [(1, 0), (2, 300)] {
+            let conn = host.connect(ms(t0), SERVER, inc, inc as u64).unwrap();
+            pump(&mut host, ms(t0), &mut sent);
+            host.handle_segment(
+                ms(t0 + 10),
+                &from_server(0, 1, Flags::SYN | Flags::ACK, inc),
+            );
+            host.close(ms(t0 + 10), conn);
+            host.handle_segment(ms(t0 + 20), &from_server(1, 2, Flags::ACK, inc));
+            host.handle_segment(ms(t0 + 20), &from_server(1, 2, FA, inc));
+            pump(&mut host, ms(t0 + 20), &mut sent);
+            assert_eq!(host.time_wait_count(), 1);
+            sent.clear();
+            host.handle_segment(ms(t0 + 30), &from_server(far, 2, Flags::ACK, inc));
+            pump(&mut host, ms(t0 + 30), &mut sent);
+            assert_eq!(sent.len(), 1, "connection {inc}: the first answer goes");
+            // TIME-WAIT ends at t0 + 220 ms and frees the record.
+            pump(&mut host, ms(t0 + 250), &mut sent);
+            assert_eq!(host.time_wait_count(), 0);
+        }
+        assert_eq!(host.stats().acks_rate_limited, 0);
+    }
+
+    #[test]
     fn rfc1337_ignores_rst_in_both() {
         let cfg = TcpConfig {
             rst_in_time_wait: RstInTimeWait::Ignore,
