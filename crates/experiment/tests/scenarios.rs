@@ -527,42 +527,62 @@ fn an_old_connections_time_wait_and_a_ghost_on_its_four_tuple_do_not_ack_each_ot
     // the SYN opens a ghost connection on the server after the real one closed, and the
     // client's TIME-WAIT and the ghost each find the other's ACKs unacceptable. Unlimited,
     // each answer crossed a duplicating link and was answered twice: 2 M segments in 7 s of
-    // simulated time, and the run never ended. Both ends answer at most every 500 ms.
+    // simulated time, and the run never ended.
+    // - linux profile: the ghost drops ACKs of data it never sent without answering, so
+    //   the exchange dies out; the ghost, idle in ESTABLISHED with no keepalive, is left
+    //   alone, and the run stops `Stalled` where it has one.
+    // - With the RFC's answers (`unsent_ack = "ack"`, `tw_restart = "fin"`) both ends
+    //   answer, at most every 500 ms, until TIME-WAIT ends.
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../experiments/stale-segments.toml"
     );
-    let set = [
-        "link.duplicate=1.0",
-        "link.duplicate_delay=\"2s\"",
-        "workload.response_bytes=5000",
-        "tcp.client.msl=\"30s\"",
-        "workload.connections=1",
-        "experiment.replications=1",
-        // ~300 events per point now; the storm reached this in a tenth of a second.
-        "experiment.max_events=100000",
-    ];
-    let exp = experiment::load(
-        std::path::Path::new(path),
-        &experiment::Overrides {
-            set: set.iter().map(|s| s.to_string()).collect(),
-            ..experiment::Overrides::default()
-        },
-    )
-    .expect("valid overrides");
-    let mut limited = 0;
-    for p in &exp.points {
-        let out = engine::run(&p.config, exp.seed, p.index, 0).expect("run");
-        let s = &out.summary;
-        assert_eq!(s.stop, engine::StopReason::Done, "point {}", p.index);
-        assert!(
-            s.segments_c2s + s.segments_s2c < 500,
-            "point {}: {} segments",
-            p.index,
-            s.segments_c2s + s.segments_s2c
-        );
-        assert_eq!(s.completed(), 1, "point {}", p.index);
-        limited += s.acks_rate_limited;
+    for rfc in [false, true] {
+        let mut set: Vec<String> = [
+            "link.duplicate=1.0",
+            "link.duplicate_delay=\"2s\"",
+            "workload.response_bytes=5000",
+            "tcp.client.msl=\"30s\"",
+            "workload.connections=1",
+            "experiment.replications=1",
+            // ~300 events per point now; the storm reached this in a tenth of a second.
+            "experiment.max_events=100000",
+        ]
+        .map(String::from)
+        .to_vec();
+        if rfc {
+            set.extend([
+                "tcp.unsent_ack=\"ack\"".into(),
+                "tcp.tw_restart=\"fin\"".into(),
+            ]);
+        }
+        let exp = experiment::load(
+            std::path::Path::new(path),
+            &experiment::Overrides {
+                set,
+                ..experiment::Overrides::default()
+            },
+        )
+        .expect("valid overrides");
+        let mut limited = 0;
+        for p in &exp.points {
+            let out = engine::run(&p.config, exp.seed, p.index, 0).expect("run");
+            let s = &out.summary;
+            let what = format!("rfc {rfc}, point {}: {:?}", p.index, s.stop);
+            assert!(
+                matches!(
+                    s.stop,
+                    engine::StopReason::Done | engine::StopReason::Stalled
+                ),
+                "{what}"
+            );
+            let segments = s.segments_c2s + s.segments_s2c;
+            assert!(segments < 500, "{what}: {segments} segments");
+            assert_eq!(s.completed(), 1, "{what}");
+            limited += s.acks_rate_limited;
+        }
+        if rfc {
+            assert!(limited > 0, "the rate limit was reached");
+        }
     }
-    assert!(limited > 0, "the storm points were reached");
 }

@@ -86,6 +86,12 @@ pub struct TcpConfig {
     /// What an acceptable RST does to TIME-WAIT; see [`RstInTimeWait`]. `kill` in both
     /// profiles (RFC 9293 §3.10.7.4; Linux `tcp_rfc1337 = 0`).
     pub rst_in_time_wait: RstInTimeWait,
+    /// Which segments restart TIME-WAIT's 2×MSL; see [`TwRestart`]. linux `ack` (Linux
+    /// `tcp_timewait_state_process`); rfc9293 `fin` (RFC 9293 §3.10.7.4).
+    pub tw_restart: TwRestart,
+    /// What ESTABLISHED does with an ACK of data never sent; see [`UnsentAck`]. linux `drop`
+    /// (`tcp_rcv_established`); rfc9293 `ack` (§3.10.7.4).
+    pub unsent_ack: UnsentAck,
     /// Longest time the ACK of in-order data may wait for a segment of ours to ride on
     /// (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2); `"none"` ACKs every segment at once. It is
     /// sent at once anyway when more than one full-sized segment is unacknowledged, for
@@ -245,6 +251,8 @@ struct RawTcpConfig {
     isn_constant: Option<u32>,
     tw_reopen: Option<TwReopen>,
     rst_in_time_wait: Option<RstInTimeWait>,
+    tw_restart: Option<TwRestart>,
+    unsent_ack: Option<UnsentAck>,
     delayed_ack: Option<NoneOr>,
     quick_acks: Option<u32>,
     syn_backlog: Option<u32>,
@@ -277,6 +285,8 @@ impl From<RawTcpConfig> for TcpConfig {
             isn_constant: r.isn_constant.unwrap_or(d.isn_constant),
             tw_reopen: r.tw_reopen.unwrap_or(d.tw_reopen),
             rst_in_time_wait: r.rst_in_time_wait.unwrap_or(d.rst_in_time_wait),
+            tw_restart: r.tw_restart.unwrap_or(d.tw_restart),
+            unsent_ack: r.unsent_ack.unwrap_or(d.unsent_ack),
             delayed_ack: r.delayed_ack.map_or(d.delayed_ack, |v| v.0),
             quick_acks: r.quick_acks.unwrap_or(d.quick_acks),
             syn_backlog: r.syn_backlog.unwrap_or(d.syn_backlog),
@@ -355,6 +365,40 @@ pub enum TwReopen {
     /// (RCV.NXT - 1, the peer's FIN) ends TIME-WAIT and goes on to the listener, which picks
     /// its ISS with the normal ISN generator; any other SYN is answered with an ACK.
     Rfc6191,
+}
+
+/// Which segments arriving in TIME-WAIT start its 2×MSL over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TwRestart {
+    /// Only a retransmission of the peer's FIN, which says our last ACK was lost (RFC 9293
+    /// §3.10.7.4: "The only thing that can arrive in this state is a retransmission of the
+    /// remote FIN. Acknowledge it, and restart the 2 MSL timeout.").
+    Fin,
+    /// Every segment with ACK that neither kills nor reopens TIME-WAIT: an old duplicate,
+    /// a stray ACK, the FIN again. Linux `tcp_timewait_state_process` calls
+    /// `inet_twsk_reschedule(tw, TCP_TIMEWAIT_LEN)` for each ("In this case we must reset
+    /// the TIMEWAIT timer"), so a peer that keeps sending keeps the 4-tuple held.
+    #[default]
+    Ack,
+}
+
+/// What an ESTABLISHED connection does with a segment whose ACK acknowledges data it never
+/// sent (SEG.ACK > SND.NXT). In the other synchronized states both answer with an ACK, at
+/// most once per [`OOW_ACK_INTERVAL`](crate::OOW_ACK_INTERVAL) (Linux
+/// `tcp_send_challenge_ack` from `tcp_rcv_state_process`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum UnsentAck {
+    /// "Send an ACK, drop the segment, and return" (RFC 9293 §3.10.7.4), at most once per
+    /// `OOW_ACK_INTERVAL` (RFC 5961 §7).
+    Ack,
+    /// Drop it without an answer: Linux `tcp_rcv_established`, where `tcp_ack` returns
+    /// `SKB_DROP_REASON_TCP_ACK_UNSENT_DATA` and the segment is discarded. With
+    /// `tw_restart = "ack"`, answering would let an old connection's TIME-WAIT and a new
+    /// connection on its 4-tuple keep each other alive forever.
+    #[default]
+    Drop,
 }
 
 /// When a listener answers a SYN with a SYN cookie ([`crate::syncookie`]) instead of keeping a
@@ -439,6 +483,8 @@ impl TcpConfig {
             isn_constant: 0,
             tw_reopen: TwReopen::Linux,
             rst_in_time_wait: RstInTimeWait::Kill,
+            tw_restart: TwRestart::Ack,
+            unsent_ack: UnsentAck::Drop,
             delayed_ack: Some(SimDuration::from_millis(40)),
             quick_acks: MAX_QUICK_ACKS,
             syn_backlog: 1024,
@@ -461,6 +507,8 @@ impl TcpConfig {
                 ephemeral_ports: [49152, 65535],
                 port_selection: PortSelection::Random,
                 tw_reopen: TwReopen::Refuse,
+                tw_restart: TwRestart::Fin,
+                unsent_ack: UnsentAck::Ack,
                 delayed_ack: Some(SimDuration::from_millis(200)),
                 quick_acks: 0,
                 syn_cookies: SynCookies::Off,
@@ -647,6 +695,10 @@ mod tests {
         assert_eq!(c.ephemeral_count(), 16384);
         assert_eq!(c.fin_timeout, None);
         assert_eq!(c.tw_reopen, TwReopen::Refuse);
+        assert_eq!(c.tw_restart, TwRestart::Fin);
+        assert_eq!(TcpConfig::default().tw_restart, TwRestart::Ack);
+        assert_eq!(c.unsent_ack, UnsentAck::Ack);
+        assert_eq!(TcpConfig::default().unsent_ack, UnsentAck::Drop);
         assert_eq!(c.delayed_ack, Some(SimDuration::from_millis(200)));
         assert_eq!(c.quick_acks, 0);
         assert_eq!((c.syn_backlog, c.accept_backlog), (1024, 4096));
@@ -714,7 +766,8 @@ mod tests {
     fn parses_toml_with_units_and_rejects_unknown_keys() {
         let c: TcpConfig = toml::from_str(
             "msl = \"2min\"\nrto_min = \"1s\"\nport_selection = \"random\"\nisn = \"zero\"\n\
-             tw_reopen = \"refuse\"\nrst_in_time_wait = \"ignore\"\nephemeral_ports = [1000, 1009]\n",
+             tw_reopen = \"refuse\"\nrst_in_time_wait = \"ignore\"\ntw_restart = \"fin\"\nunsent_ack = \"ack\"\n\
+             ephemeral_ports = [1000, 1009]\n",
         )
         .unwrap();
         assert_eq!(c.msl, SimDuration::from_secs(120));
@@ -722,6 +775,8 @@ mod tests {
         assert_eq!(c.isn, IsnPolicy::Zero);
         assert_eq!(c.tw_reopen, TwReopen::Refuse);
         assert_eq!(c.rst_in_time_wait, RstInTimeWait::Ignore);
+        assert_eq!(c.tw_restart, TwRestart::Fin);
+        assert_eq!(c.unsent_ack, UnsentAck::Ack);
         assert_eq!(c.ephemeral_count(), 10);
         assert_eq!(c.mss, 1460, "unset keys keep their defaults");
         c.validate().unwrap();

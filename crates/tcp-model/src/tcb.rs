@@ -7,7 +7,9 @@
 
 use sim_time::{SimDuration, SimTime};
 
-use crate::config::{RstInTimeWait, RtoEstimator, TcpConfig, TwReopen, MAX_RETRIES};
+use crate::config::{
+    RstInTimeWait, RtoEstimator, TcpConfig, TwReopen, TwRestart, UnsentAck, MAX_RETRIES,
+};
 use crate::event::{transition_events, CloseReason, Event, Note, RtxKind, Sink, StaleKind, State};
 use crate::wire::{reset_for, Addr, Flags, Segment, SeqNum};
 
@@ -336,6 +338,9 @@ fn time_wait_verdict<S: Sink>(
         return TwVerdict::Stay { ack: true };
     }
     sink.note(Note::Unexpected);
+    if cfg.tw_restart == TwRestart::Ack && f.contains(Flags::ACK) {
+        tw.expires_at = now + cfg.time_wait();
+    }
     if seq_acceptable(tw.rcv_nxt, cfg.window, seg.seq, seg.seg_len()) {
         // In window but nothing TIME-WAIT expects (text after the FIN is ignored, §3.10.7.4
         // seventh step; a SYN-ACK gets the RFC 5961 §4 challenge ACK).
@@ -986,10 +991,15 @@ impl Tcb {
             // like a challenge ACK (RFC 5961 §7; Linux `tcp_send_challenge_ack`, data or not):
             // a new connection on an old one's 4-tuple and the old one's TIME-WAIT each find
             // the other's ACKs beyond what they sent, and would answer each other forever.
-            // (Linux ESTABLISHED drops an ACK of unsent data without answering; the
-            // other states and RFC 9293 answer.)
+            // Linux's ESTABLISHED drops an ACK of unsent data without answering
+            // (`unsent_ack = "drop"`).
             sink.note(Note::Unexpected);
-            self.ack_rate_limited(now, sink);
+            if !(seg.ack.gt(self.snd_nxt)
+                && self.state == State::Established
+                && cfg.unsent_ack == UnsentAck::Drop)
+            {
+                self.ack_rate_limited(now, sink);
+            }
             return;
         }
         if self.snd_una.lt(seg.ack) {

@@ -932,18 +932,35 @@ mod established {
     }
 
     #[test]
-    fn ack_of_unsent_data_is_answered_and_dropped() {
-        let mut s = Sc::established_client();
+    fn ack_of_unsent_data_is_answered_and_dropped_or_only_dropped_like_linux() {
+        let rfc = TcpConfig {
+            unsent_ack: UnsentAck::Ack,
+            ..cfg()
+        };
+        let mut s = Sc::established_client_with(rfc);
         s.send(s.i(5001, 9999, ACK, 10));
         s.recv(s.o(1001, 5001, ACK, 0));
         assert_eq!(s.events(), []);
+        // Linux tcp_rcv_established: dropped, no answer, the data not taken.
+        let mut s = Sc::established_client();
+        s.send(s.i(5001, 9999, ACK, 10));
+        s.recv_nothing();
+        assert_eq!(s.events(), []);
+        assert_eq!(s.ep.stats().unexpected_segments, 1);
+        assert_eq!(s.ep.stats().acks_rate_limited, 0);
+        // The next in-order data is still what it expects.
+        s.send(s.i(5001, 1001, ACK, 10));
+        s.recv(s.o(1001, 5011, ACK, 0));
     }
 
     #[test]
     fn acks_of_unsent_or_ancient_data_are_answered_at_most_every_500ms() {
         // RFC 5961 §7, Linux tcp_send_challenge_ack: data or not. A new connection on an old
         // one's 4-tuple and that one's TIME-WAIT would otherwise answer each other forever.
-        let mut s = Sc::established_client();
+        let mut s = Sc::established_client_with(TcpConfig {
+            unsent_ack: UnsentAck::Ack,
+            ..cfg()
+        });
         s.send(s.i(5001, 9999, ACK, 0));
         s.recv(s.o(1001, 5001, ACK, 0));
         s.at(100);
@@ -1397,17 +1414,55 @@ mod time_wait {
 
     #[test]
     fn retransmitted_fin_is_acked_and_restarts_2msl() {
-        let mut s = Sc::time_wait_client(cfg(), 0);
+        let rfc = TcpConfig {
+            tw_restart: TwRestart::Fin,
+            ..cfg()
+        };
+        let mut s = Sc::time_wait_client(rfc, 0);
         s.at(10_000);
         s.send(s.i(5001, 1002, FIN | ACK, 0));
         s.recv(s.o(1002, 5002, ACK, 0));
         assert_eq!(s.timeout(), Some(ms(70_000)));
-        // Old data is ACKed but does not restart the timer.
+        // RFC 9293: old data is ACKed but does not restart the timer.
         s.at(20_000);
         s.send(s.i(4000, 1002, ACK, 100));
         s.recv(s.o(1002, 5002, ACK, 0));
         assert_eq!(s.timeout(), Some(ms(70_000)));
         assert_eq!(s.events(), []);
+    }
+
+    #[test]
+    fn linux_restarts_2msl_on_every_segment_with_ack() {
+        // tcp_timewait_state_process: inet_twsk_reschedule(tw, TCP_TIMEWAIT_LEN) for any
+        // segment with ACK that neither kills nor reopens TIME-WAIT.
+        let mut s = Sc::time_wait_client(cfg(), 0);
+        assert_eq!(s.timeout(), Some(ms(60_000)));
+        // Old data: ACKed, restarts.
+        s.at(10_000);
+        s.send(s.i(4000, 1002, ACK, 100));
+        s.recv(s.o(1002, 5002, ACK, 0));
+        assert_eq!(s.timeout(), Some(ms(70_000)));
+        // A bare ACK at RCV.NXT: not answered, restarts.
+        s.at(20_000);
+        s.send(s.i(5002, 1002, ACK, 0));
+        s.recv_nothing();
+        assert_eq!(s.timeout(), Some(ms(80_000)));
+        // A SYN without ACK (not after RCV.NXT) and a RST out of window: no restart.
+        s.at(30_000);
+        s.send(s.i(5001, 0, SYN, 0));
+        s.recv(s.o(1002, 5002, ACK, 0));
+        s.send(s.i(100_000, 0, RST, 0));
+        s.recv_nothing();
+        assert_eq!(s.timeout(), Some(ms(80_000)));
+        s.at(80_000);
+        s.tick();
+        assert_eq!(
+            s.events(),
+            [
+                changed(State::TimeWait, State::Closed),
+                closed(CloseReason::Normal)
+            ]
+        );
     }
 
     #[test]

@@ -937,6 +937,28 @@ mod time_wait {
     }
 
     #[test]
+    fn both_restart_on_a_bare_ack_under_linux_but_not_rfc9293() {
+        for (restart, end) in [(TwRestart::Ack, 70_000), (TwRestart::Fin, 60_040)] {
+            let cfg = TcpConfig {
+                tw_restart: restart,
+                ..zero_isn()
+            };
+            // Entered at 40 ms. A bare ACK exactly at RCV.NXT at 10 s: no answer.
+            let mut t = Twin::into_time_wait(cfg);
+            assert_eq!(t.segment(ms(10_000), 2, 2, Flags::ACK, 0, 1).0.len(), 0);
+            assert_eq!(t.timeout(ms(end - 1)).1, [], "{restart:?}");
+            assert_eq!(
+                t.timeout(ms(end)).1[1],
+                Event::Closed {
+                    reason: CloseReason::Normal
+                },
+                "{restart:?}"
+            );
+            assert_eq!(t.host.time_wait_count(), 0);
+        }
+    }
+
+    #[test]
     fn both_answer_loop_prone_segments_at_most_every_500ms() {
         // Linux tcp_timewait_check_oow_rate_limit: anything but data or a FIN without SYN.
         let mut t = Twin::into_time_wait(zero_isn());
