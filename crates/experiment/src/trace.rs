@@ -112,11 +112,15 @@ pub enum DiscardReason {
     /// `unexpected_segments`: not acceptable in the state it found (dropped, or answered
     /// with an ACK or RST).
     NotAcceptable,
+    /// `acks_rate_limited`: the ACK it was owed was held back, since the connection or
+    /// TIME-WAIT had sent one less than 500 ms before (the ACK-loop guard). Listed with
+    /// `NotAcceptable`, which it qualifies.
+    AckRateLimited,
 }
 
 impl DiscardReason {
     /// Every reason, in the order a trace lists those of one segment.
-    pub const ALL: [DiscardReason; 10] = [
+    pub const ALL: [DiscardReason; 11] = [
         DiscardReason::SynQueueFull,
         DiscardReason::SynBacklog,
         DiscardReason::AcceptQueueFull,
@@ -127,6 +131,7 @@ impl DiscardReason {
         DiscardReason::FinHeld,
         DiscardReason::OutOfOrder,
         DiscardReason::NotAcceptable,
+        DiscardReason::AckRateLimited,
     ];
 
     /// The text, CSV `detail` and ladder wording: stable, for grep.
@@ -142,6 +147,7 @@ impl DiscardReason {
             DiscardReason::FinHeld => "FIN held for missing data",
             DiscardReason::OutOfOrder => "out of order",
             DiscardReason::NotAcceptable => "not acceptable",
+            DiscardReason::AckRateLimited => "answer held back (one per 500 ms)",
         }
     }
 
@@ -157,6 +163,7 @@ impl DiscardReason {
             DiscardReason::FinHeld => s.fins_held,
             DiscardReason::OutOfOrder => s.out_of_order,
             DiscardReason::NotAcceptable => s.unexpected_segments,
+            DiscardReason::AckRateLimited => s.acks_rate_limited,
         }
     }
 }
@@ -170,7 +177,8 @@ fn discard_counters(s: &HostStats) -> DiscardCounters {
 
 /// The reasons whose counters moved from `before` to `after`. `unexpected_segments` is the
 /// host's catch-all and moves along with a more specific one (a failed cookie ACK is also
-/// not acceptable to the listener): it is named only when nothing more specific moved. The
+/// not acceptable to the listener): it is named only when nothing more specific moved
+/// (a held-back answer is no more specific: it says what became of the refusal). The
 /// others are listed each, since they say different things (a bare FIN ahead of missing data
 /// is both out of order and held).
 fn discard_reasons(before: &DiscardCounters, after: &DiscardCounters) -> Vec<DiscardReason> {
@@ -180,7 +188,13 @@ fn discard_reasons(before: &DiscardCounters, after: &DiscardCounters) -> Vec<Dis
         .filter(|(_, (b, a))| a != b)
         .map(|(&r, _)| r)
         .collect();
-    if moved.len() > 1 {
+    let specific = |r: &DiscardReason| {
+        !matches!(
+            r,
+            DiscardReason::NotAcceptable | DiscardReason::AckRateLimited
+        )
+    };
+    if moved.iter().any(specific) {
         moved.retain(|&r| r != DiscardReason::NotAcceptable);
     }
     moved

@@ -651,3 +651,68 @@ fn a_rst_refusing_a_syn_before_connect_is_unnumbered_and_no_retransmission_mark(
         );
     }
 }
+
+/// The ACK-loop guard: a TIME-WAIT that answered an unacceptable segment less than 500 ms
+/// ago lets the next go unanswered, and the trace says so after `not acceptable`.
+#[test]
+fn an_answer_held_back_by_the_rate_limit_is_shown_after_not_acceptable() {
+    // stale-segments.toml, every segment duplicated 2 s late, ISNs all 0, RFC answers: the
+    // client's TIME-WAIT meets a ghost connection's ACKs (see tests/scenarios.rs).
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../experiments/stale-segments.toml"
+    );
+    let set = [
+        "link.duplicate=1.0",
+        "link.duplicate_delay=\"2s\"",
+        "workload.response_bytes=5000",
+        "tcp.client.msl=\"30s\"",
+        "workload.connections=1",
+        "experiment.replications=1",
+        "tcp.unsent_ack=\"ack\"",
+        "tcp.tw_restart=\"fin\"",
+    ];
+    let exp = experiment::load(
+        std::path::Path::new(path),
+        &experiment::Overrides {
+            set: set.map(String::from).to_vec(),
+            ..experiment::Overrides::default()
+        },
+    )
+    .expect("valid overrides");
+    let p = exp
+        .points
+        .iter()
+        .find(|p| p.config.tcp.client.isn == tcp_model::IsnPolicy::Zero)
+        .expect("a zero-ISN point");
+    let (_, t) = engine::run_traced(&p.config, exp.seed, p.index, 0, 0).expect("traced run");
+    let held = |e: &experiment::trace::TraceEvent| {
+        matches!(
+            e.kind,
+            TraceKind::Discard {
+                reason: DiscardReason::AckRateLimited,
+                ..
+            }
+        )
+    };
+    let i = t.events.iter().position(held).expect("an answer held back");
+    assert_eq!(t.events[i].side, Side::Client, "{}", text(&t));
+    assert!(
+        matches!(
+            t.events[i - 1].kind,
+            TraceKind::Discard {
+                reason: DiscardReason::NotAcceptable,
+                ..
+            }
+        ),
+        "{}",
+        text(&t)
+    );
+    // Nothing was sent for that segment: the next line is another segment's.
+    assert!(
+        !matches!(t.events.get(i + 1).map(|e| (e.side, e.kind)), Some((Side::Client, TraceKind::Send { .. })) if t.events[i + 1].time == t.events[i].time),
+        "{}",
+        text(&t)
+    );
+    assert!(text(&t).contains("answer held back (one per 500 ms)"));
+}
