@@ -375,7 +375,7 @@ pub enum TwRestart {
     /// §3.10.7.4: "The only thing that can arrive in this state is a retransmission of the
     /// remote FIN. Acknowledge it, and restart the 2 MSL timeout.").
     Fin,
-    /// Every segment with ACK that neither kills nor reopens TIME-WAIT: an old duplicate,
+    /// Every segment with ACK but no RST that does not reopen TIME-WAIT: an old duplicate,
     /// a stray ACK, the FIN again. Linux `tcp_timewait_state_process` calls
     /// `inet_twsk_reschedule(tw, TCP_TIMEWAIT_LEN)` for each ("In this case we must reset
     /// the TIMEWAIT timer"), so a peer that keeps sending keeps the 4-tuple held.
@@ -384,9 +384,10 @@ pub enum TwRestart {
 }
 
 /// What an ESTABLISHED connection does with a segment whose ACK acknowledges data it never
-/// sent (SEG.ACK > SND.NXT). In the other synchronized states both answer with an ACK, at
-/// most once per [`OOW_ACK_INTERVAL`](crate::OOW_ACK_INTERVAL) (Linux
-/// `tcp_send_challenge_ack` from `tcp_rcv_state_process`).
+/// sent (SEG.ACK > SND.NXT). FIN-WAIT-1 and -2, CLOSE-WAIT, CLOSING and LAST-ACK answer
+/// with an ACK under both values, at most once per
+/// [`OOW_ACK_INTERVAL`](crate::OOW_ACK_INTERVAL) (Linux `tcp_send_challenge_ack` from
+/// `tcp_rcv_state_process`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum UnsentAck {

@@ -255,18 +255,37 @@ pub(crate) fn time_wait_segment<S: Sink>(
     oow_ack_ms: &mut u32,
     sink: &mut S,
 ) -> TwVerdict {
-    let verdict = time_wait_verdict(tw, cfg, now, seg, may_reopen, sink);
+    let (verdict, answer) = time_wait_verdict(tw, cfg, now, seg, may_reopen, sink);
     let loop_prone = seg.seg_len() == 0 || seg.flags.contains(Flags::SYN);
     match verdict {
-        TwVerdict::Stay { ack: true } if loop_prone && !oow_ack_allowed(oow_ack_ms, now) => {
-            sink.note(Note::AckRateLimited);
-            TwVerdict::Stay { ack: false }
+        TwVerdict::Stay { ack: true } => {
+            let sent =
+                answer == TwAnswer::Always || !loop_prone || oow_ack_allowed(oow_ack_ms, now);
+            if !sent {
+                sink.note(Note::AckRateLimited);
+            } else if answer == TwAnswer::Challenge {
+                sink.note(Note::ChallengeAck);
+            }
+            TwVerdict::Stay { ack: sent }
         }
         v => v,
     }
 }
 
-/// [`time_wait_segment`] before the rate limit.
+/// What kind of answer a TIME-WAIT verdict's ACK is, for the rate limit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TwAnswer {
+    /// An ACK to an unacceptable or unexpected segment.
+    Plain,
+    /// An RFC 5961 challenge ACK, counted as one when it goes.
+    Challenge,
+    /// Not limited: a SYN that would reopen the 4-tuple but finds no listener, which Linux's
+    /// `tcp_v4_rcv` answers by falling through from `TCP_TW_SYN` to `TCP_TW_ACK`.
+    Always,
+}
+
+/// [`time_wait_segment`] before the rate limit, with the kind of answer a `Stay { ack: true }`
+/// is.
 #[inline(always)]
 fn time_wait_verdict<S: Sink>(
     tw: &mut TwCore,
@@ -275,7 +294,7 @@ fn time_wait_verdict<S: Sink>(
     seg: &Segment,
     may_reopen: bool,
     sink: &mut S,
-) -> TwVerdict {
+) -> (TwVerdict, TwAnswer) {
     let f = seg.flags;
     let stale = seg.incarnation != tw.incarnation;
     let close = |sink: &mut S, reopen: bool| {
@@ -296,15 +315,14 @@ fn time_wait_verdict<S: Sink>(
                         kind: StaleKind::Rst,
                     });
                 }
-                close(sink, false)
+                (close(sink, false), TwAnswer::Plain)
             }
             RstInTimeWait::Kill if in_window => {
-                sink.note(Note::ChallengeAck);
-                TwVerdict::Stay { ack: true }
+                (TwVerdict::Stay { ack: true }, TwAnswer::Challenge)
             }
             _ => {
                 sink.note(Note::Unexpected);
-                TwVerdict::Stay { ack: false }
+                (TwVerdict::Stay { ack: false }, TwAnswer::Plain)
             }
         };
     }
@@ -313,18 +331,20 @@ fn time_wait_verdict<S: Sink>(
         // the 4-tuple may be reused at once. Linux (tcp_timewait_state_process) wants SEG.SEQ
         // after RCV.NXT; RFC 6191 without timestamps (RFC 1122 §4.2.2.13) wants it after the
         // old connection's final sequence number, RCV.NXT - 1.
-        let reopen = may_reopen
-            && match cfg.tw_reopen {
-                TwReopen::Linux => seg.seq.gt(tw.rcv_nxt),
-                TwReopen::Rfc6191 => seg.seq.ge(tw.rcv_nxt),
-                TwReopen::Refuse => false,
-            };
-        if reopen {
-            return close(sink, true);
+        let newer = match cfg.tw_reopen {
+            TwReopen::Linux => seg.seq.gt(tw.rcv_nxt),
+            TwReopen::Rfc6191 => seg.seq.ge(tw.rcv_nxt),
+            TwReopen::Refuse => false,
+        };
+        if newer && may_reopen {
+            return (close(sink, true), TwAnswer::Plain);
+        }
+        if newer {
+            // No listener to take it: an ACK, never held back.
+            return (TwVerdict::Stay { ack: true }, TwAnswer::Always);
         }
         // Otherwise RFC 5961 §4: answer with an ACK and stay.
-        sink.note(Note::ChallengeAck);
-        return TwVerdict::Stay { ack: true };
+        return (TwVerdict::Stay { ack: true }, TwAnswer::Challenge);
     }
     if f.contains(Flags::FIN) && seg.seq + seg.payload_len + 1 == tw.rcv_nxt {
         // The peer retransmitted its FIN, so our last ACK was lost: ACK again and restart
@@ -335,7 +355,7 @@ fn time_wait_verdict<S: Sink>(
             });
         }
         tw.expires_at = now + cfg.time_wait();
-        return TwVerdict::Stay { ack: true };
+        return (TwVerdict::Stay { ack: true }, TwAnswer::Plain);
     }
     sink.note(Note::Unexpected);
     if cfg.tw_restart == TwRestart::Ack && f.contains(Flags::ACK) {
@@ -344,12 +364,11 @@ fn time_wait_verdict<S: Sink>(
     if seq_acceptable(tw.rcv_nxt, cfg.window, seg.seq, seg.seg_len()) {
         // In window but nothing TIME-WAIT expects (text after the FIN is ignored, §3.10.7.4
         // seventh step; a SYN-ACK gets the RFC 5961 §4 challenge ACK).
-        TwVerdict::Stay {
-            ack: f.contains(Flags::SYN),
-        }
+        let ack = f.contains(Flags::SYN);
+        (TwVerdict::Stay { ack }, TwAnswer::Plain)
     } else {
         // §3.10.7.4 first step: an unacceptable segment is answered with an ACK.
-        TwVerdict::Stay { ack: true }
+        (TwVerdict::Stay { ack: true }, TwAnswer::Plain)
     }
 }
 
@@ -622,6 +641,9 @@ impl Tcb {
         self.snd_pending = 0;
         self.bits &= !(TIMING | OOO);
         self.retries &= !FIN_HELD;
+        // Linux `tcp_time_wait`: `tw_last_oow_ack_time = 0`. The host's compact record
+        // starts the same way.
+        self.oow_ack_ms = 0;
     }
 
     pub fn time_wait_core(&self) -> TwCore {
@@ -657,6 +679,17 @@ impl Tcb {
                 self.bits |= REPLY_WITH_ACK;
             }
             None => self.bits &= !REPLY_WITH_ACK,
+        }
+    }
+
+    /// An RFC 5961 challenge ACK, at most once per [`OOW_ACK_INTERVAL`] like any answer that
+    /// could feed a loop (RFC 5961 §7; Linux `tcp_send_challenge_ack`).
+    fn challenge_ack<S: Sink>(&mut self, now: SimTime, sink: &mut S) {
+        if oow_ack_allowed(&mut self.oow_ack_ms, now) {
+            sink.note(Note::ChallengeAck);
+            self.bits |= ACK_PENDING;
+        } else {
+            sink.note(Note::AckRateLimited);
         }
     }
 
@@ -920,7 +953,7 @@ impl Tcb {
     /// ACK: it ends here.
     #[cold]
     #[inline(never)]
-    fn on_control_or_no_ack<S: Sink>(&mut self, seg: &Segment, sink: &mut S) {
+    fn on_control_or_no_ack<S: Sink>(&mut self, now: SimTime, seg: &Segment, sink: &mut S) {
         let f = seg.flags;
         // Second: RST (RFC 5961 §3.2 exact match; in-window otherwise gets a challenge ACK).
         if f.contains(Flags::RST) {
@@ -930,8 +963,7 @@ impl Tcb {
                 self.report_stale(seg, StaleKind::Rst, sink);
                 self.close_with(CloseReason::Reset, sink);
             } else {
-                sink.note(Note::ChallengeAck);
-                self.bits |= ACK_PENDING;
+                self.challenge_ack(now, sink);
             }
             return;
         }
@@ -943,8 +975,7 @@ impl Tcb {
                 self.close_with(CloseReason::Reset, sink);
             } else {
                 // RFC 5961 §4: challenge ACK.
-                sink.note(Note::ChallengeAck);
-                self.bits |= ACK_PENDING;
+                self.challenge_ack(now, sink);
             }
             return;
         }
@@ -966,7 +997,7 @@ impl Tcb {
         // one test tells; the others are handled out of line.
         let f = seg.flags;
         if f.0 & (Flags::RST.0 | Flags::SYN.0 | Flags::ACK.0) != Flags::ACK.0 {
-            self.on_control_or_no_ack(seg, sink);
+            self.on_control_or_no_ack(now, seg, sink);
             return;
         }
         let mut stale: Option<StaleKind> = None;
@@ -1106,10 +1137,12 @@ impl Tcb {
             return None;
         }
         // Old duplicate (including a SYN-ACK retransmitted because our ACK was lost):
-        // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. A pure ACK gets that at most once per
-        // OOW_ACK_INTERVAL, or two confused ends would ACK each other forever.
+        // <SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>. Anything but data or a FIN without SYN gets
+        // that at most once per OOW_ACK_INTERVAL (Linux `tcp_oow_rate_limited`; a SYN is a
+        // challenge, `tcp_send_challenge_ack`), or two confused ends would ACK each other
+        // forever.
         sink.note(Note::Unexpected);
-        if seg.seg_len() > 0 {
+        if seg.seg_len() > 0 && !seg.flags.contains(Flags::SYN) {
             self.bits |= ACK_PENDING;
         } else {
             self.ack_rate_limited(now, sink);

@@ -902,6 +902,26 @@ mod established {
     }
 
     #[test]
+    fn challenge_acks_go_at_most_every_500ms() {
+        // RFC 5961 §7, Linux tcp_send_challenge_ack: an in-window RST, a SYN, an old SYN.
+        let mut s = Sc::established_client();
+        s.send(s.i(5002, 0, RST, 0));
+        s.recv(s.o(1001, 5001, ACK, 0));
+        s.at(100);
+        s.send(s.i(5001, 0, SYN, 0));
+        s.recv_nothing();
+        // A SYN-ACK copy from before RCV.NXT: unacceptable, and a SYN: limited too.
+        s.send(s.i(S_ISS, C_ISS + 1, SYN | ACK, 0));
+        s.recv_nothing();
+        s.at(500);
+        s.send(s.i(5001, 0, SYN, 0));
+        s.recv(s.o(1001, 5001, ACK, 0));
+        assert_eq!(s.ep.stats().challenge_acks, 2);
+        assert_eq!(s.ep.stats().acks_rate_limited, 2);
+        assert_eq!(s.ep.state(), State::Established);
+    }
+
+    #[test]
     fn retransmitted_syn_ack_is_acked_again() {
         // The client's ACK of the SYN-ACK was lost; the server sends its SYN-ACK again.
         let mut s = Sc::established_client();
@@ -929,6 +949,18 @@ mod established {
         s.recv(s.o(1001, 5001, ACK, 0));
         assert_eq!(s.ep.stats().unexpected_segments, 4);
         assert_eq!(s.ep.stats().acks_rate_limited, 1);
+    }
+
+    #[test]
+    fn ack_of_unsent_data_is_answered_outside_established_whatever_unsent_ack_says() {
+        // Linux tcp_rcv_state_process: a challenge ACK in the other synchronized states.
+        let mut s = Sc::established_client();
+        s.close();
+        s.recv(s.o(1001, 5001, FIN | ACK, 0));
+        assert_eq!(s.ep.state(), State::FinWait1);
+        s.send(s.i(5001, 9999, ACK, 0));
+        s.recv(s.o(1002, 5001, ACK, 0));
+        assert_eq!(s.ep.state(), State::FinWait1);
     }
 
     #[test]
@@ -1447,11 +1479,11 @@ mod time_wait {
         s.send(s.i(5002, 1002, ACK, 0));
         s.recv_nothing();
         assert_eq!(s.timeout(), Some(ms(80_000)));
-        // A SYN without ACK (not after RCV.NXT) and a RST out of window: no restart.
+        // A SYN without ACK (not after RCV.NXT) and a RST|ACK out of window: no restart.
         s.at(30_000);
         s.send(s.i(5001, 0, SYN, 0));
         s.recv(s.o(1002, 5002, ACK, 0));
-        s.send(s.i(100_000, 0, RST, 0));
+        s.send(s.i(100_000, 1002, RST | ACK, 0));
         s.recv_nothing();
         assert_eq!(s.timeout(), Some(ms(80_000)));
         s.at(80_000);

@@ -959,6 +959,57 @@ mod time_wait {
     }
 
     #[test]
+    fn both_start_time_wait_with_no_answer_on_record() {
+        // Linux tcp_time_wait: tw_last_oow_ack_time = 0. FIN-WAIT-2 answers an unacceptable
+        // ACK at 50 ms; 50 ms later, in TIME-WAIT, the next is answered too, by both.
+        let mut t = Twin::new(zero_isn());
+        t.segment(ms(20), 0, 1, Flags::SYN | Flags::ACK, 0, 1);
+        t.ep.close(&t.cfg, ms(20));
+        t.host.close(ms(20), t.conn);
+        t.compare(ms(20));
+        t.segment(ms(40), 1, 2, Flags::ACK, 0, 1);
+        let far = 2 + 70_000;
+        assert_eq!(t.segment(ms(50), far, 2, Flags::ACK, 0, 1).0.len(), 1);
+        assert_eq!(t.segment(ms(60), 1, 2, FA, 0, 1).0.len(), 1);
+        assert_eq!(t.ep.state(), TimeWait);
+        assert_eq!(t.segment(ms(100), far, 2, Flags::ACK, 0, 1).0.len(), 1);
+        assert_eq!(t.host.stats().acks_rate_limited, 0);
+    }
+
+    #[test]
+    fn a_held_back_challenge_is_not_counted_as_sent() {
+        let mut t = Twin::into_time_wait(zero_isn());
+        // Old SYNs (not after RCV.NXT): a challenge ACK, then one held back.
+        assert_eq!(t.segment(ms(1000), 1, 0, Flags::SYN, 0, 1).0.len(), 1);
+        assert_eq!(t.segment(ms(1100), 1, 0, Flags::SYN, 0, 1).0.len(), 0);
+        assert_eq!(t.host.stats().challenge_acks, 1);
+        assert_eq!(t.host.stats().acks_rate_limited, 1);
+        assert_eq!(t.ep.stats().challenge_acks, 1);
+    }
+
+    #[test]
+    fn a_newer_syn_with_no_listener_is_always_answered() {
+        // Linux tcp_v4_rcv: TCP_TW_SYN with no listener falls through to TCP_TW_ACK, which
+        // no rate limit holds back. (The lone endpoint would reopen instead: host only.)
+        let mut t = Twin::into_time_wait(zero_isn());
+        let far = 2 + 70_000;
+        assert_eq!(t.segment(ms(1000), far, 2, Flags::ACK, 0, 1).0.len(), 1);
+        let syn = Segment {
+            src: SERVER,
+            dst: t.local,
+            seq: SeqNum(100_000),
+            flags: Flags::SYN,
+            incarnation: 2,
+            ..Segment::default()
+        };
+        t.host.handle_segment(ms(1100), &syn);
+        let a = t.host.poll_transmit().expect("answered");
+        assert_eq!(a.flags, Flags::ACK);
+        assert_eq!(t.host.time_wait_count(), 1);
+        assert_eq!(t.host.stats().acks_rate_limited, 0);
+    }
+
+    #[test]
     fn both_answer_loop_prone_segments_at_most_every_500ms() {
         // Linux tcp_timewait_check_oow_rate_limit: anything but data or a FIN without SYN.
         let mut t = Twin::into_time_wait(zero_isn());
@@ -1037,7 +1088,8 @@ mod time_wait {
             host.handle_segment(ms(t0 + 30), &from_server(far, 2, Flags::ACK, inc));
             pump(&mut host, ms(t0 + 30), &mut sent);
             assert_eq!(sent.len(), 1, "connection {inc}: the first answer goes");
-            // TIME-WAIT ends at t0 + 220 ms and frees the record.
+            // TIME-WAIT ends at t0 + 230 ms (the ACK at t0 + 30 ms restarted it) and frees
+            // the record.
             pump(&mut host, ms(t0 + 250), &mut sent);
             assert_eq!(host.time_wait_count(), 0);
         }
