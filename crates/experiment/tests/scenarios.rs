@@ -533,37 +533,8 @@ fn an_old_connections_time_wait_and_a_ghost_on_its_four_tuple_do_not_ack_each_ot
     //   alone, and the run stops `Stalled` where it has one.
     // - With the RFC's answers (`unsent_ack = "ack"`, `tw_restart = "fin"`) both ends
     //   answer, at most every 500 ms, until TIME-WAIT ends.
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../experiments/stale-segments.toml"
-    );
     for rfc in [false, true] {
-        let mut set: Vec<String> = [
-            "link.duplicate=1.0",
-            "link.duplicate_delay=\"2s\"",
-            "workload.response_bytes=5000",
-            "tcp.client.msl=\"30s\"",
-            "workload.connections=1",
-            "experiment.replications=1",
-            // ~300 events per point now; the storm reached this in a tenth of a second.
-            "experiment.max_events=100000",
-        ]
-        .map(String::from)
-        .to_vec();
-        if rfc {
-            set.extend([
-                "tcp.unsent_ack=\"ack\"".into(),
-                "tcp.tw_restart=\"fin\"".into(),
-            ]);
-        }
-        let exp = experiment::load(
-            std::path::Path::new(path),
-            &experiment::Overrides {
-                set,
-                ..experiment::Overrides::default()
-            },
-        )
-        .expect("valid overrides");
+        let exp = common::ack_storm(rfc);
         let mut limited = 0;
         for p in &exp.points {
             let out = engine::run(&p.config, exp.seed, p.index, 0).expect("run");

@@ -656,30 +656,9 @@ fn a_rst_refusing_a_syn_before_connect_is_unnumbered_and_no_retransmission_mark(
 /// ago lets the next go unanswered, and the trace says so after `not acceptable`.
 #[test]
 fn an_answer_held_back_by_the_rate_limit_is_shown_after_not_acceptable() {
-    // stale-segments.toml, every segment duplicated 2 s late, ISNs all 0, RFC answers: the
-    // client's TIME-WAIT meets a ghost connection's ACKs (see tests/scenarios.rs).
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../experiments/stale-segments.toml"
-    );
-    let set = [
-        "link.duplicate=1.0",
-        "link.duplicate_delay=\"2s\"",
-        "workload.response_bytes=5000",
-        "tcp.client.msl=\"30s\"",
-        "workload.connections=1",
-        "experiment.replications=1",
-        "tcp.unsent_ack=\"ack\"",
-        "tcp.tw_restart=\"fin\"",
-    ];
-    let exp = experiment::load(
-        std::path::Path::new(path),
-        &experiment::Overrides {
-            set: set.map(String::from).to_vec(),
-            ..experiment::Overrides::default()
-        },
-    )
-    .expect("valid overrides");
+    // The storm set-up with RFC answers (see common::ack_storm): the client's TIME-WAIT
+    // meets a ghost connection's ACKs.
+    let exp = common::ack_storm(true);
     let p = exp
         .points
         .iter()

@@ -814,14 +814,33 @@ mod time_wait {
             self.compare(now)
         }
 
-        /// SYN-ACK at 20 ms, close at 20 ms, the peer's ACK and FIN at 40 ms: TIME-WAIT.
-        fn into_time_wait(cfg: TcpConfig) -> Twin {
+        /// SYN-ACK at 20 ms, close at 20 ms, the peer's ACK at 40 ms: FIN-WAIT-2.
+        fn into_fin_wait_2(cfg: TcpConfig) -> Twin {
             let mut t = Twin::new(cfg);
             t.segment(ms(20), 0, 1, Flags::SYN | Flags::ACK, 0, 1);
             t.ep.close(&t.cfg, ms(20));
             t.host.close(ms(20), t.conn);
             t.compare(ms(20));
             t.segment(ms(40), 1, 2, Flags::ACK, 0, 1);
+            assert_eq!(t.ep.state(), FinWait2);
+            t
+        }
+
+        /// A SYN of incarnation 2 numbered past the old connection (one that may reopen it).
+        fn newer_syn(&self) -> Segment {
+            Segment {
+                src: SERVER,
+                dst: self.local,
+                seq: SeqNum(100_000),
+                flags: Flags::SYN,
+                incarnation: 2,
+                ..Segment::default()
+            }
+        }
+
+        /// As `into_fin_wait_2`, then the peer's FIN at 40 ms: TIME-WAIT.
+        fn into_time_wait(cfg: TcpConfig) -> Twin {
+            let mut t = Twin::into_fin_wait_2(cfg);
             let (segs, ev) = t.segment(ms(40), 1, 2, Flags::FIN | Flags::ACK, 0, 1);
             assert_eq!(segs.len(), 1);
             assert_eq!(
@@ -889,14 +908,7 @@ mod time_wait {
                     // an application that takes the 4-tuple again: its TIME-WAIT ends. The
                     // host has no listener on the port: like Linux (`TCP_TW_SYN` finds none
                     // and falls through to `TCP_TW_ACK`) it keeps TIME-WAIT and ACKs.
-                    let s = Segment {
-                        src: SERVER,
-                        dst: t.local,
-                        seq: SeqNum(100_000),
-                        flags: Flags::SYN,
-                        incarnation: 2,
-                        ..Segment::default()
-                    };
+                    let s = t.newer_syn();
                     t.ep.handle_segment(&t.cfg, ms(7000), &s);
                     t.host.handle_segment(ms(7000), &s);
                     let a = t.host.poll_transmit().unwrap();
@@ -962,12 +974,7 @@ mod time_wait {
     fn both_start_time_wait_with_no_answer_on_record() {
         // Linux tcp_time_wait: tw_last_oow_ack_time = 0. FIN-WAIT-2 answers an unacceptable
         // ACK at 50 ms; 50 ms later, in TIME-WAIT, the next is answered too, by both.
-        let mut t = Twin::new(zero_isn());
-        t.segment(ms(20), 0, 1, Flags::SYN | Flags::ACK, 0, 1);
-        t.ep.close(&t.cfg, ms(20));
-        t.host.close(ms(20), t.conn);
-        t.compare(ms(20));
-        t.segment(ms(40), 1, 2, Flags::ACK, 0, 1);
+        let mut t = Twin::into_fin_wait_2(zero_isn());
         let far = 2 + 70_000;
         assert_eq!(t.segment(ms(50), far, 2, Flags::ACK, 0, 1).0.len(), 1);
         assert_eq!(t.segment(ms(60), 1, 2, FA, 0, 1).0.len(), 1);
@@ -994,14 +1001,7 @@ mod time_wait {
         let mut t = Twin::into_time_wait(zero_isn());
         let far = 2 + 70_000;
         assert_eq!(t.segment(ms(1000), far, 2, Flags::ACK, 0, 1).0.len(), 1);
-        let syn = Segment {
-            src: SERVER,
-            dst: t.local,
-            seq: SeqNum(100_000),
-            flags: Flags::SYN,
-            incarnation: 2,
-            ..Segment::default()
-        };
+        let syn = t.newer_syn();
         t.host.handle_segment(ms(1100), &syn);
         let a = t.host.poll_transmit().expect("answered");
         assert_eq!(a.flags, Flags::ACK);
