@@ -16,4 +16,9 @@ pub mod timeseries;
 pub mod trace;
 
 pub use config::{load, parse, Experiment, Overrides, RunConfig};
+
+/// Whether this build used the committed profile of `benches/pgo/` (profile-guided
+/// optimization, applied by `.cargo/pgo-rustc`). It changes speed only, never a result:
+/// `run.json` records it next to the speed it explains.
+pub const PGO_BUILD: bool = cfg!(tcpsim_pgo);
 pub use error::ExperimentError;

@@ -209,6 +209,8 @@ struct RunJson<'a> {
     wall_s: f64,
     connections_per_s: f64,
     events_per_s: f64,
+    /// Built with the committed PGO profile ([`crate::PGO_BUILD`]).
+    pgo: bool,
     points: Vec<PointJson<'a>>,
 }
 
@@ -259,6 +261,7 @@ pub fn run_json(exp: &Experiment, results: &Results) -> Vec<u8> {
         wall_s: results.wall_s,
         connections_per_s: c as f64 / w,
         events_per_s: e as f64 / w,
+        pgo: crate::PGO_BUILD,
         points,
     };
     let mut v = serde_json::to_vec_pretty(&j).expect("serializable");

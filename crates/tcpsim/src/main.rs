@@ -389,13 +389,14 @@ fn run_loaded(exp: &Experiment, dir: &Path, threads: usize) -> anyhow::Result<()
         results.wall_s.max(1e-9),
     );
     eprintln!(
-        "{} connections, {} events in {:.3} s wall on {} thread(s): {:.0} connections/s, {:.0} events/s",
+        "{} connections, {} events in {:.3} s wall on {} thread(s): {:.0} connections/s, {:.0} events/s{}",
         c,
         e,
         results.wall_s,
         results.threads,
         c as f64 / w,
-        e as f64 / w
+        e as f64 / w,
+        if experiment::PGO_BUILD { "" } else { " (built without the PGO profile)" }
     );
     for f in files {
         eprintln!("wrote {}", f.display());
