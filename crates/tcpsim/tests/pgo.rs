@@ -8,12 +8,15 @@ use std::process::Command;
 mod common;
 use common::{ok, repo};
 
-/// A stand-in for rustc: answers `-vV` with LLVM `llvm`, and otherwise prints its arguments,
-/// one per line, so the test sees what the wrapper passed on.
+/// The host target the fake rustc reports.
+const HOST: &str = "x86_64-fake-linux";
+
+/// A stand-in for rustc: answers `-vV` with host [`HOST`] and LLVM `llvm`, and otherwise
+/// prints its arguments, one per line, so the test sees what the wrapper passed on.
 fn fake_rustc(dir: &Path, llvm: &str) -> PathBuf {
     let path = dir.join(format!("rustc-{llvm}"));
     let script = format!(
-        "#!/bin/sh\nif [ \"$1\" = -vV ]; then printf 'rustc 0.0.0\\nLLVM version: {llvm}\\n'; exit 0; fi\n\
+        "#!/bin/sh\nif [ \"$1\" = -vV ]; then printf 'rustc 0.0.0\\nhost: {HOST}\\nLLVM version: {llvm}\\n'; exit 0; fi\n\
          for a in \"$@\"; do echo \"$a\"; done\n"
     );
     std::fs::write(&path, script).unwrap();
@@ -57,7 +60,7 @@ fn has_profile(args: &[String]) -> bool {
 }
 
 #[test]
-fn the_wrapper_adds_the_profile_to_optimized_builds_of_its_llvm_only() {
+fn the_wrapper_adds_the_profile_to_optimized_host_builds_of_its_llvm_only() {
     let llvm = std::fs::read_to_string(repo().join("benches/pgo/llvm-version"))
         .expect("benches/pgo/llvm-version is committed beside the profile");
     let llvm = llvm.trim();
@@ -68,18 +71,43 @@ fn the_wrapper_adds_the_profile_to_optimized_builds_of_its_llvm_only() {
     let release = ["--crate-name", "x", "-C", "opt-level=3", "src/lib.rs"];
     let joined = ["--crate-name", "x", "-Copt-level=2", "src/lib.rs"];
     let debug = ["--crate-name", "x", "-C", "debuginfo=2", "src/lib.rs"];
+    let host = ["--target", HOST, "-C", "opt-level=3", "src/lib.rs"];
+    let host_joined = [
+        "--target=x86_64-fake-linux",
+        "-C",
+        "opt-level=3",
+        "src/lib.rs",
+    ];
+    let cross = [
+        "--target",
+        "aarch64-fake-linux",
+        "-C",
+        "opt-level=3",
+        "src/lib.rs",
+    ];
+    let cross_joined = [
+        "--target=aarch64-fake-linux",
+        "-C",
+        "opt-level=3",
+        "src/lib.rs",
+    ];
 
     let args = wrapped(&same, &release, false);
     assert!(has_profile(&args), "{args:?}");
     // Everything cargo passed goes through, in order, before what the wrapper adds.
     assert_eq!(args[..release.len()], release.map(String::from));
-    assert!(has_profile(&wrapped(&same, &joined, false)));
+    for a in [&joined[..], &host[..], &host_joined[..]] {
+        assert!(has_profile(&wrapped(&same, a, false)), "{a:?}");
+    }
 
-    // Not optimized, turned off, or another LLVM (which may not read the file): unchanged.
+    // Not optimized, turned off, another LLVM (which may not read the file), or another
+    // target (whose code the profile does not describe): unchanged.
     for (rustc, a, off) in [
         (&same, &debug[..], false),
         (&same, &release[..], true),
         (&other, &release[..], false),
+        (&same, &cross[..], false),
+        (&same, &cross_joined[..], false),
     ] {
         let args = wrapped(rustc, a, off);
         assert!(!has_profile(&args), "{args:?}");
