@@ -89,6 +89,9 @@ pub struct TcpConfig {
     /// Which segments restart TIME-WAIT's 2×MSL; see [`TwRestart`]. linux `ack` (Linux
     /// `tcp_timewait_state_process`); rfc9293 `fin` (RFC 9293 §3.10.7.4).
     pub tw_restart: TwRestart,
+    /// Which segments TIME-WAIT answers with an ACK; see [`TwAcks`]. linux `linux` (Linux
+    /// `tcp_timewait_state_process`); rfc9293 `rfc9293` (RFC 9293 §3.10.7.4 with RFC 5961).
+    pub tw_acks: TwAcks,
     /// What ESTABLISHED does with an ACK of data never sent; see [`UnsentAck`]. linux `drop`
     /// (`tcp_rcv_established`); rfc9293 `ack` (§3.10.7.4).
     pub unsent_ack: UnsentAck,
@@ -252,6 +255,7 @@ struct RawTcpConfig {
     tw_reopen: Option<TwReopen>,
     rst_in_time_wait: Option<RstInTimeWait>,
     tw_restart: Option<TwRestart>,
+    tw_acks: Option<TwAcks>,
     unsent_ack: Option<UnsentAck>,
     delayed_ack: Option<NoneOr>,
     quick_acks: Option<u32>,
@@ -286,6 +290,7 @@ impl From<RawTcpConfig> for TcpConfig {
             tw_reopen: r.tw_reopen.unwrap_or(d.tw_reopen),
             rst_in_time_wait: r.rst_in_time_wait.unwrap_or(d.rst_in_time_wait),
             tw_restart: r.tw_restart.unwrap_or(d.tw_restart),
+            tw_acks: r.tw_acks.unwrap_or(d.tw_acks),
             unsent_ack: r.unsent_ack.unwrap_or(d.unsent_ack),
             delayed_ack: r.delayed_ack.map_or(d.delayed_ack, |v| v.0),
             quick_acks: r.quick_acks.unwrap_or(d.quick_acks),
@@ -381,6 +386,26 @@ pub enum TwRestart {
     /// the TIMEWAIT timer"), so a peer that keeps sending keeps the 4-tuple held.
     #[default]
     Ack,
+}
+
+/// Which segments arriving in TIME-WAIT get an ACK. Under both, a SYN is answered (RFC 5961
+/// §4) unless it reopens the 4-tuple, the peer's retransmitted FIN is ACKed, and an answer
+/// to a segment without data or FIN (or with SYN) goes at most once per
+/// [`OOW_ACK_INTERVAL`](crate::OOW_ACK_INTERVAL).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TwAcks {
+    /// RFC 9293 §3.10.7.4 with RFC 5961: an unacceptable segment is ACKed (first step); an
+    /// acceptable one that is neither a FIN nor a SYN is not (text after the FIN is ignored);
+    /// a RST in the window but not at RCV.NXT gets a challenge ACK (RFC 5961 §3.2).
+    Rfc9293,
+    /// Linux `tcp_timewait_state_process`: only a segment exactly at RCV.NXT with no data, no
+    /// FIN and no SYN (a bare ACK) goes unanswered ("In window segment, it may be only reset
+    /// or bare ack"); every other segment is ACKed ("Out of window segment. All the segments
+    /// are ACKed immediately"), in the window or not, data included. A RST is never answered:
+    /// one at RCV.NXT kills or is ignored (`rst_in_time_wait`), any other is dropped.
+    #[default]
+    Linux,
 }
 
 /// What an ESTABLISHED connection does with a segment whose ACK acknowledges data it never
@@ -485,6 +510,7 @@ impl TcpConfig {
             tw_reopen: TwReopen::Linux,
             rst_in_time_wait: RstInTimeWait::Kill,
             tw_restart: TwRestart::Ack,
+            tw_acks: TwAcks::Linux,
             unsent_ack: UnsentAck::Drop,
             delayed_ack: Some(SimDuration::from_millis(40)),
             quick_acks: MAX_QUICK_ACKS,
@@ -509,6 +535,7 @@ impl TcpConfig {
                 port_selection: PortSelection::Random,
                 tw_reopen: TwReopen::Refuse,
                 tw_restart: TwRestart::Fin,
+                tw_acks: TwAcks::Rfc9293,
                 unsent_ack: UnsentAck::Ack,
                 delayed_ack: Some(SimDuration::from_millis(200)),
                 quick_acks: 0,
@@ -698,6 +725,8 @@ mod tests {
         assert_eq!(c.tw_reopen, TwReopen::Refuse);
         assert_eq!(c.tw_restart, TwRestart::Fin);
         assert_eq!(TcpConfig::default().tw_restart, TwRestart::Ack);
+        assert_eq!(c.tw_acks, TwAcks::Rfc9293);
+        assert_eq!(TcpConfig::default().tw_acks, TwAcks::Linux);
         assert_eq!(c.unsent_ack, UnsentAck::Ack);
         assert_eq!(TcpConfig::default().unsent_ack, UnsentAck::Drop);
         assert_eq!(c.delayed_ack, Some(SimDuration::from_millis(200)));
@@ -768,6 +797,7 @@ mod tests {
         let c: TcpConfig = toml::from_str(
             "msl = \"2min\"\nrto_min = \"1s\"\nport_selection = \"random\"\nisn = \"zero\"\n\
              tw_reopen = \"refuse\"\nrst_in_time_wait = \"ignore\"\ntw_restart = \"fin\"\nunsent_ack = \"ack\"\n\
+             tw_acks = \"rfc9293\"\n\
              ephemeral_ports = [1000, 1009]\n",
         )
         .unwrap();
@@ -778,6 +808,7 @@ mod tests {
         assert_eq!(c.rst_in_time_wait, RstInTimeWait::Ignore);
         assert_eq!(c.tw_restart, TwRestart::Fin);
         assert_eq!(c.unsent_ack, UnsentAck::Ack);
+        assert_eq!(c.tw_acks, TwAcks::Rfc9293);
         assert_eq!(c.ephemeral_count(), 10);
         assert_eq!(c.mss, 1460, "unset keys keep their defaults");
         c.validate().unwrap();

@@ -32,8 +32,8 @@ mod wire;
 
 pub use config::{
     ConfigError, IsnPolicy, PortSelection, Profile, RstInTimeWait, RtoEstimator, SynCookies,
-    TcpConfig, TwReopen, TwRestart, UnsentAck, MAX_BACKLOG, MAX_DELAYED_ACK, MAX_DURATION, MAX_MSS,
-    MAX_QUICK_ACKS, MAX_RETRIES, MIN_MSS,
+    TcpConfig, TwAcks, TwReopen, TwRestart, UnsentAck, MAX_BACKLOG, MAX_DELAYED_ACK, MAX_DURATION,
+    MAX_MSS, MAX_QUICK_ACKS, MAX_RETRIES, MIN_MSS,
 };
 pub use endpoint::{Endpoint, EVENT_QUEUE_LEN, TCB_SIZE};
 pub use event::{

@@ -8,7 +8,7 @@
 use sim_time::{SimDuration, SimTime};
 
 use crate::config::{
-    RstInTimeWait, RtoEstimator, TcpConfig, TwReopen, TwRestart, UnsentAck, MAX_RETRIES,
+    RstInTimeWait, RtoEstimator, TcpConfig, TwAcks, TwReopen, TwRestart, UnsentAck, MAX_RETRIES,
 };
 use crate::event::{transition_events, CloseReason, Event, Note, RtxKind, Sink, StaleKind, State};
 use crate::wire::{reset_for, Addr, Flags, Segment, SeqNum};
@@ -236,7 +236,7 @@ fn quick_ack_limit(cfg: &TcpConfig, rcv_mss: u32) -> u32 {
 }
 
 /// A segment arriving in TIME-WAIT (RFC 9293 §3.10.7.4 for TIME-WAIT, with RFC 5961 and the
-/// Linux reopening rule). Reports events through `sink`; the caller sends the ACK and, on
+/// Linux reopening rule; or Linux's answers, see [`TwAcks`]). Reports events through `sink`; the caller sends the ACK and, on
 /// `Closed`, forgets the connection. `may_reopen`: something would take a reopening SYN
 /// (a listener on the port); without one a SYN is only ACKed, as Linux's `tcp_v4_rcv`
 /// falls through from `TCP_TW_SYN` to `TCP_TW_ACK` when no listener is found.
@@ -304,10 +304,12 @@ fn time_wait_verdict<S: Sink>(
         });
         TwVerdict::Closed { reopen }
     };
+    let linux = cfg.tw_acks == TwAcks::Linux;
     if f.contains(Flags::RST) {
         // RFC 5961 §3.2: only an exact SEG.SEQ == RCV.NXT resets; in-window gets a challenge
-        // ACK; the rest is dropped. RFC 1337 ignores even the exact one.
-        let in_window = seq_acceptable(tw.rcv_nxt, cfg.window, seg.seq, 0);
+        // ACK (not from Linux, which drops it); the rest is dropped. RFC 1337 ignores even
+        // the exact one.
+        let in_window = !linux && seq_acceptable(tw.rcv_nxt, cfg.window, seg.seq, 0);
         return match cfg.rst_in_time_wait {
             RstInTimeWait::Kill if seg.seq == tw.rcv_nxt => {
                 if stale {
@@ -361,7 +363,12 @@ fn time_wait_verdict<S: Sink>(
     if cfg.tw_restart == TwRestart::Ack && f.contains(Flags::ACK) {
         tw.expires_at = now + cfg.time_wait();
     }
-    if seq_acceptable(tw.rcv_nxt, cfg.window, seg.seq, seg.seg_len()) {
+    if linux {
+        // Only the bare ACK at RCV.NXT goes unanswered: data, a FIN that is not the one
+        // already received, a SYN-ACK, anything off RCV.NXT, in the window or not, is ACKed.
+        let bare = seg.seq == tw.rcv_nxt && seg.seg_len() == 0;
+        (TwVerdict::Stay { ack: !bare }, TwAnswer::Plain)
+    } else if seq_acceptable(tw.rcv_nxt, cfg.window, seg.seq, seg.seg_len()) {
         // In window but nothing TIME-WAIT expects (text after the FIN is ignored, §3.10.7.4
         // seventh step; a SYN-ACK gets the RFC 5961 §4 challenge ACK).
         let ack = f.contains(Flags::SYN);

@@ -1497,6 +1497,64 @@ mod time_wait {
         );
     }
 
+    /// Linux `tcp_timewait_state_process`: "In window segment, it may be only reset or bare
+    /// ack" (exactly at RCV.NXT, no data): silent. "Out of window segment. All the segments
+    /// are ACKed immediately": everything else, in the window or not.
+    #[test]
+    fn linux_acks_everything_but_a_bare_ack_at_rcv_nxt() {
+        let mut s = Sc::time_wait_client(cfg(), 0);
+        // RCV.NXT is 5002. A bare ACK there: silent.
+        s.send(s.i(5002, 1002, ACK, 0));
+        s.recv_nothing();
+        // Data at RCV.NXT (in the window): ACKed, not held back by the rate limit, twice.
+        for _ in 0..2 {
+            s.send(s.i(5002, 1002, PSH | ACK, 100));
+            s.recv(s.o(1002, 5002, ACK, 0));
+        }
+        // A FIN after the one received: ACKed.
+        s.send(s.i(5002, 1002, FIN | ACK, 0));
+        s.recv(s.o(1002, 5002, ACK, 0));
+        // A zero-length segment in the window but off RCV.NXT: ACKed (loop-prone, so once
+        // per 500 ms: the second one, at the same instant, is held back).
+        s.send(s.i(6000, 1002, ACK, 0));
+        s.recv(s.o(1002, 5002, ACK, 0));
+        s.send(s.i(6000, 1002, ACK, 0));
+        s.recv_nothing();
+        assert_eq!(s.ep.stats().acks_rate_limited, 1);
+        assert_eq!(s.ep.state(), State::TimeWait);
+        assert_eq!(s.events(), []);
+
+        // The RFC's answers ignore all of those (text after the FIN, §3.10.7.4).
+        let rfc = TcpConfig {
+            tw_acks: TwAcks::Rfc9293,
+            ..cfg()
+        };
+        let mut s = Sc::time_wait_client(rfc, 0);
+        s.send(s.i(5002, 1002, ACK, 0));
+        s.send(s.i(5002, 1002, PSH | ACK, 100));
+        s.send(s.i(5002, 1002, FIN | ACK, 0));
+        s.send(s.i(6000, 1002, ACK, 0));
+        s.recv_nothing();
+        // Out of the window, both answer.
+        s.send(s.i(4000, 1002, ACK, 100));
+        s.recv(s.o(1002, 5002, ACK, 0));
+    }
+
+    /// Linux answers no RST in TIME-WAIT: one at RCV.NXT kills it (`tcp_rfc1337 = 0`), any
+    /// other is dropped, in the window or not; RFC 5961 §3.2 would send a challenge ACK.
+    #[test]
+    fn linux_drops_an_in_window_rst_without_a_challenge_ack() {
+        let mut s = Sc::time_wait_client(cfg(), 0);
+        for seq in [5003, 5002 + 30_000, 4000] {
+            s.send(s.i(seq, 0, RST, 0));
+            s.recv_nothing();
+            assert_eq!(s.ep.state(), State::TimeWait, "RST at {seq}");
+        }
+        assert_eq!(s.ep.stats().challenge_acks, 0);
+        s.send(s.i(5002, 0, RST, 0));
+        assert_eq!(s.ep.state(), State::Closed);
+    }
+
     #[test]
     fn rst_kills_unless_rfc1337() {
         let mut s = Sc::time_wait_client(cfg(), 0);
@@ -2014,8 +2072,12 @@ mod rst_per_state {
         s.events();
         s
     }
-    fn in_time_wait() -> Sc {
-        Sc::time_wait_client(cfg(), 0)
+    fn in_time_wait_rfc9293_answers() -> Sc {
+        let rfc = TcpConfig {
+            tw_acks: TwAcks::Rfc9293,
+            ..cfg()
+        };
+        Sc::time_wait_client(rfc, 0)
     }
 
     #[test]
@@ -2090,11 +2152,12 @@ mod rst_per_state {
             CloseReason::Reset,
         );
     }
-    /// TIME-WAIT follows the same three rules (with `rst_in_time_wait = "kill"`).
+    /// TIME-WAIT follows the same three rules (with `rst_in_time_wait = "kill"` and the RFC's
+    /// answers; Linux's TIME-WAIT sends no challenge ACK: `time_wait` module).
     #[test]
     fn time_wait() {
         check(
-            in_time_wait,
+            in_time_wait_rfc9293_answers,
             State::TimeWait,
             1002,
             5002,

@@ -866,10 +866,10 @@ mod time_wait {
             // Retransmitted FIN: ACK, restart to 1.000 + 60 s.
             let (s, _) = t.segment(ms(1000), 1, 2, FA, 0, 1);
             assert_eq!(s.len(), 1);
-            // Old data: ACK. Pure in-window ACK: nothing. In-window RST: challenge ACK.
+            // Old data: ACK. Pure in-window ACK: nothing. In-window RST: dropped (Linux).
             assert_eq!(t.segment(ms(2000), 0, 2, Flags::ACK, 2, 1).0.len(), 1);
             assert_eq!(t.segment(ms(3000), 2, 2, Flags::ACK, 0, 1).0.len(), 0);
-            assert_eq!(t.segment(ms(4000), 9, 0, Flags::RST, 0, 1).0.len(), 1);
+            assert_eq!(t.segment(ms(4000), 9, 0, Flags::RST, 0, 1).0.len(), 0);
             // Old SYN: ACK. A stale FIN from incarnation 99: accepted, reported, restarts.
             assert_eq!(t.segment(ms(5000), 1, 0, Flags::SYN, 0, 1).0.len(), 1);
             let (_, ev) = t.segment(ms(6000), 1, 2, FA, 0, 99);
@@ -945,6 +945,42 @@ mod time_wait {
             assert_eq!(t.ep.state(), Closed);
             // After "reopen" the host holds the new connection in SYN-RECEIVED.
             assert_eq!(t.host.connections(), usize::from(ending == "reopen"));
+        }
+    }
+
+    #[test]
+    fn both_answer_in_window_segments_by_the_same_rule() {
+        // RCV.NXT is 2. Under Linux's rule every segment but the bare ACK there is ACKed and
+        // no RST is; under the RFC's, in-window text is ignored and an in-window RST gets a
+        // challenge ACK. (Seconds apart: no answer is held back by the rate limit.)
+        for (acks, data, off_nxt, rst) in [(TwAcks::Linux, 1, 1, 0), (TwAcks::Rfc9293, 0, 0, 1)] {
+            let cfg = TcpConfig {
+                tw_acks: acks,
+                ..zero_isn()
+            };
+            let mut t = Twin::into_time_wait(cfg);
+            let push = Flags::PSH | Flags::ACK;
+            assert_eq!(
+                t.segment(ms(1000), 2, 2, push, 10, 1).0.len(),
+                data,
+                "{acks:?}"
+            );
+            assert_eq!(
+                t.segment(ms(2000), 9, 2, Flags::ACK, 0, 1).0.len(),
+                off_nxt,
+                "{acks:?}"
+            );
+            assert_eq!(
+                t.segment(ms(3000), 9, 0, Flags::RST, 0, 1).0.len(),
+                rst,
+                "{acks:?}"
+            );
+            assert_eq!(
+                t.segment(ms(4000), 2, 2, Flags::ACK, 0, 1).0.len(),
+                0,
+                "{acks:?}"
+            );
+            assert_eq!(t.host.time_wait_count(), 1);
         }
     }
 
