@@ -34,8 +34,12 @@ if [ ! -x "$PROFDATA" ]; then
     rustup component add llvm-tools
 fi
 
-# TCPSIM_NO_PGO: the wrapper must not add the old profile to the instrumented build.
+# TCPSIM_NO_PGO: the wrapper must not add the old profile to the instrumented build (it
+# still fixes the symbol names, as in the builds that will use the profile). The workspace's
+# crates are always rebuilt: cargo does not see a change of the wrapper.
 rm -rf "$RAW"
+CARGO_TARGET_DIR="$GEN" cargo clean -q --release -p sim-time -p sim-core -p link -p tcp-model \
+    -p experiment -p pcap -p plot -p tcpsim
 TCPSIM_NO_PGO=1 CARGO_TARGET_DIR="$GEN" RUSTFLAGS="-Cprofile-generate=$RAW" \
     cargo build --release -q -p tcpsim
 # Only the training runs' counts: the build itself may have run instrumented code.

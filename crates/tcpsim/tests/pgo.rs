@@ -115,6 +115,56 @@ fn the_wrapper_adds_the_profile_to_optimized_host_builds_of_its_llvm_only() {
     }
 }
 
+/// The symbol hashes a profile is keyed by come from `-C metadata`: the wrapper makes it a
+/// function of the crate's name, kind and features, so that cargo's value (which depends on
+/// the checkout's path and the build's features) does not decide whether the profile fits.
+#[test]
+fn the_wrapper_fixes_the_metadata_of_optimized_host_builds() {
+    let llvm = std::fs::read_to_string(repo().join("benches/pgo/llvm-version")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let rustc = fake_rustc(tmp.path(), llvm.trim());
+    let unit = |name: &str, feature: &str, metadata: &str, opt: &str| {
+        let args = [
+            "--crate-name",
+            name,
+            "--crate-type",
+            "lib",
+            "--cfg",
+            feature,
+            "-C",
+            opt,
+            "-C",
+            metadata,
+            "src/lib.rs",
+        ];
+        let out = wrapped(&rustc, &args, false);
+        let at = out.iter().position(|a| a.starts_with("metadata=")).unwrap();
+        assert_eq!(out[at - 1], "-C");
+        out[at].clone()
+    };
+    let o3 = "opt-level=3";
+    let here = unit("tcp_model", "feature=\"std\"", "metadata=1a2b3c", o3);
+    let there = unit("tcp_model", "feature=\"std\"", "metadata=9f8e7d", o3);
+    assert_eq!(here, there, "another checkout, the same symbols");
+    assert!(here.starts_with("metadata=tcpsim-"), "{here}");
+    assert_ne!(
+        here,
+        unit("sim_core", "feature=\"std\"", "metadata=1a2b3c", o3)
+    );
+    assert_ne!(
+        here,
+        unit("tcp_model", "feature=\"x\"", "metadata=1a2b3c", o3)
+    );
+    // A debug build keeps cargo's value.
+    let debug = unit(
+        "tcp_model",
+        "feature=\"std\"",
+        "metadata=1a2b3c",
+        "debuginfo=2",
+    );
+    assert_eq!(debug, "metadata=1a2b3c");
+}
+
 /// CI sets `TCPSIM_REQUIRE_PGO=1`: its toolchain is the profile's, so its tests must run a
 /// binary built with it. Elsewhere a build without it is allowed, and run.json must say so.
 #[test]
