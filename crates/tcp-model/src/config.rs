@@ -388,10 +388,12 @@ pub enum TwRestart {
     Ack,
 }
 
-/// Which segments arriving in TIME-WAIT get an ACK. Under both, a SYN is answered (RFC 5961
-/// §4) unless it reopens the 4-tuple, the peer's retransmitted FIN is ACKed, and an answer
-/// to a segment without data or FIN (or with SYN) goes at most once per
-/// [`OOW_ACK_INTERVAL`](crate::OOW_ACK_INTERVAL).
+/// Which segments arriving in TIME-WAIT get an ACK. Under both, a SYN that does not reopen
+/// the 4-tuple is answered (a newer one that finds no listener always, an old one as below),
+/// the peer's retransmitted FIN is ACKed, and any other answer to a segment without data or
+/// FIN (or with SYN) goes at most once per [`OOW_ACK_INTERVAL`](crate::OOW_ACK_INTERVAL).
+/// Only the RFC's answer to an old SYN counts as a challenge ACK (RFC 5961 §4); Linux's is a
+/// plain `TCP_TW_ACK`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum TwAcks {

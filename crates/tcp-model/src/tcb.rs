@@ -345,8 +345,15 @@ fn time_wait_verdict<S: Sink>(
             // No listener to take it: an ACK, never held back.
             return (TwVerdict::Stay { ack: true }, TwAnswer::Always);
         }
-        // Otherwise RFC 5961 §4: answer with an ACK and stay.
-        return (TwVerdict::Stay { ack: true }, TwAnswer::Challenge);
+        // Otherwise RFC 5961 §4: answer with a challenge ACK and stay. Linux answers it as
+        // any other segment it does not accept (TCP_TW_ACK), not counted as a challenge ACK.
+        let answer = if linux {
+            sink.note(Note::Unexpected);
+            TwAnswer::Plain
+        } else {
+            TwAnswer::Challenge
+        };
+        return (TwVerdict::Stay { ack: true }, answer);
     }
     if f.contains(Flags::FIN) && seg.seq + seg.payload_len + 1 == tw.rcv_nxt {
         // The peer retransmitted its FIN, so our last ACK was lost: ACK again and restart

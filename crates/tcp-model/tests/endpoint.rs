@@ -1521,6 +1521,13 @@ mod time_wait {
         s.send(s.i(6000, 1002, ACK, 0));
         s.recv_nothing();
         assert_eq!(s.ep.stats().acks_rate_limited, 1);
+        // Out of the window: data and a SYN-ACK (its answer 500 ms after the last one).
+        s.at(600);
+        s.send(s.i(4000, 1002, PSH | ACK, 100));
+        s.recv(s.o(1002, 5002, ACK, 0));
+        s.send(s.i(90_000, 1002, SYN | ACK, 0));
+        s.recv(s.o(1002, 5002, ACK, 0));
+        assert_eq!(s.ep.stats().challenge_acks, 0, "Linux counts none");
         assert_eq!(s.ep.state(), State::TimeWait);
         assert_eq!(s.events(), []);
 

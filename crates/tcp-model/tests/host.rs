@@ -1021,13 +1021,20 @@ mod time_wait {
 
     #[test]
     fn a_held_back_challenge_is_not_counted_as_sent() {
-        let mut t = Twin::into_time_wait(zero_isn());
-        // Old SYNs (not after RCV.NXT): a challenge ACK, then one held back.
-        assert_eq!(t.segment(ms(1000), 1, 0, Flags::SYN, 0, 1).0.len(), 1);
-        assert_eq!(t.segment(ms(1100), 1, 0, Flags::SYN, 0, 1).0.len(), 0);
-        assert_eq!(t.host.stats().challenge_acks, 1);
-        assert_eq!(t.host.stats().acks_rate_limited, 1);
-        assert_eq!(t.ep.stats().challenge_acks, 1);
+        // Old SYNs (not after RCV.NXT): an ACK, then one held back. Only the RFC's answer is a
+        // challenge ACK (RFC 5961 §4); Linux's TIME-WAIT sends a plain TCP_TW_ACK.
+        for (acks, challenges) in [(TwAcks::Rfc9293, 1), (TwAcks::Linux, 0)] {
+            let cfg = TcpConfig {
+                tw_acks: acks,
+                ..zero_isn()
+            };
+            let mut t = Twin::into_time_wait(cfg);
+            assert_eq!(t.segment(ms(1000), 1, 0, Flags::SYN, 0, 1).0.len(), 1);
+            assert_eq!(t.segment(ms(1100), 1, 0, Flags::SYN, 0, 1).0.len(), 0);
+            assert_eq!(t.host.stats().challenge_acks, challenges, "{acks:?}");
+            assert_eq!(t.host.stats().acks_rate_limited, 1, "{acks:?}");
+            assert_eq!(t.ep.stats().challenge_acks, challenges, "{acks:?}");
+        }
     }
 
     #[test]

@@ -396,10 +396,11 @@ fn a_syn_flood_victims_dropped_syns_say_why() {
 /// A port reused while the server still holds its 4-tuple in TIME-WAIT
 /// (experiments/port-exhaustion.toml, point 26: the server closes first, 400 arrivals/s over
 /// 1000 ports, so connection 1000 takes port 40000 again at 2.4 s, 7.6 s before that
-/// TIME-WAIT ends). With reopening refused, the TIME-WAIT answers the SYN with an ACK
-/// (RFC 5961 §4), and the trace says so after the delivery; the client resets it (which
-/// kills the TIME-WAIT, RFC 9293's default) and its retransmitted SYN gets in. With Linux's
-/// rule the newer SYN reopens the 4-tuple at once: no discard.
+/// TIME-WAIT ends). With reopening refused and the RFC's answers, the TIME-WAIT answers the
+/// SYN with a challenge ACK (RFC 5961 §4), and the trace says so after the delivery; the
+/// client resets it (which kills the TIME-WAIT, RFC 9293's default) and its retransmitted SYN
+/// gets in. Linux's TIME-WAIT answers it with a plain ACK: "not acceptable". With Linux's
+/// reopening rule the newer SYN reopens the 4-tuple at once: no discard.
 #[test]
 fn a_syn_refused_by_a_time_wait_says_challenge_ack() {
     let base = [
@@ -410,14 +411,26 @@ fn a_syn_refused_by_a_time_wait_says_challenge_ack() {
         "--connection",
         "1000",
     ];
-    let mut args = base.to_vec();
-    args.extend(["--set", "tcp.server.tw_reopen=refuse"]);
+    let syn_at = |lines: &[&str]| {
+        lines
+            .iter()
+            .position(|l| l.contains("server  [deliver]        SYN seq=0 "))
+            .expect("the SYN reaches the server")
+    };
+    let mut linux = base.to_vec();
+    linux.extend(["--set", "tcp.server.tw_reopen=refuse"]);
+    let text = ok(&linux);
+    let lines: Vec<&str> = text.lines().collect();
+    let syn = syn_at(&lines);
+    assert!(
+        lines[syn + 1].ends_with("server  [discard]        not acceptable"),
+        "{text}"
+    );
+    let mut args = linux.clone();
+    args.extend(["--set", "tcp.server.tw_acks=rfc9293"]);
     let text = ok(&args);
     let lines: Vec<&str> = text.lines().collect();
-    let syn = lines
-        .iter()
-        .position(|l| l.contains("server  [deliver]        SYN seq=0 "))
-        .expect("the SYN reaches the server");
+    let syn = syn_at(&lines);
     assert!(
         lines[syn + 1].ends_with("server  [discard]        challenge ACK sent"),
         "{text}"
