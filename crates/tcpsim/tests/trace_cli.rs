@@ -421,9 +421,9 @@ fn a_syn_refused_by_a_time_wait_says_challenge_ack() {
     linux.extend(["--set", "tcp.server.tw_reopen=refuse"]);
     let text = ok(&linux);
     let lines: Vec<&str> = text.lines().collect();
-    let syn = syn_at(&lines);
+    let reason = lines[syn_at(&lines) + 1];
     assert!(
-        lines[syn + 1].ends_with("server  [discard]        not acceptable"),
+        reason.ends_with("server  [discard]        not acceptable"),
         "{text}"
     );
     let mut args = linux.clone();
