@@ -826,6 +826,14 @@ mod time_wait {
             t
         }
 
+        /// `into_time_wait` with TIME-WAIT answering by rule `acks`.
+        fn time_wait_answering(acks: TwAcks) -> Twin {
+            Twin::into_time_wait(TcpConfig {
+                tw_acks: acks,
+                ..zero_isn()
+            })
+        }
+
         /// A SYN of incarnation 2 numbered past the old connection (one that may reopen it).
         fn newer_syn(&self) -> Segment {
             Segment {
@@ -954,11 +962,7 @@ mod time_wait {
         // no RST is; under the RFC's, in-window text is ignored and an in-window RST gets a
         // challenge ACK. (Seconds apart: no answer is held back by the rate limit.)
         for (acks, data, off_nxt, rst) in [(TwAcks::Linux, 1, 1, 0), (TwAcks::Rfc9293, 0, 0, 1)] {
-            let cfg = TcpConfig {
-                tw_acks: acks,
-                ..zero_isn()
-            };
-            let mut t = Twin::into_time_wait(cfg);
+            let mut t = Twin::time_wait_answering(acks);
             let push = Flags::PSH | Flags::ACK;
             assert_eq!(
                 t.segment(ms(1000), 2, 2, push, 10, 1).0.len(),
@@ -1024,11 +1028,7 @@ mod time_wait {
         // Old SYNs (not after RCV.NXT): an ACK, then one held back. Only the RFC's answer is a
         // challenge ACK (RFC 5961 §4); Linux's TIME-WAIT sends a plain TCP_TW_ACK.
         for (acks, challenges) in [(TwAcks::Rfc9293, 1), (TwAcks::Linux, 0)] {
-            let cfg = TcpConfig {
-                tw_acks: acks,
-                ..zero_isn()
-            };
-            let mut t = Twin::into_time_wait(cfg);
+            let mut t = Twin::time_wait_answering(acks);
             assert_eq!(t.segment(ms(1000), 1, 0, Flags::SYN, 0, 1).0.len(), 1);
             assert_eq!(t.segment(ms(1100), 1, 0, Flags::SYN, 0, 1).0.len(), 0);
             assert_eq!(t.host.stats().challenge_acks, challenges, "{acks:?}");
